@@ -1,0 +1,1 @@
+"""The conformance kit: tests that every adapter must pass, and fixtures to run them."""

@@ -1,0 +1,46 @@
+"""pytest fixtures for adapter tests, loaded automatically through the ``pytest11`` entry point.
+
+* ``postgresql_server``: a throwaway cluster for the session (skipped when PostgreSQL is
+  not installed, except under ``CI=true`` where that is a failure).
+* ``postgresql_url``: a fresh database on it for each test, as a URL with a password.
+* ``sqlite_url``: a SQLite file in the test's temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .postgres import PostgresNotAvailable, PostgresServer
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def postgresql_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster started for this test session and removed after it."""
+    try:
+        server = PostgresServer()
+    except PostgresNotAvailable as exc:
+        if _in_ci():
+            pytest.fail(f"CI=true but {exc}", pytrace=False)
+        pytest.skip(str(exc))
+    with server:
+        yield server
+
+
+@pytest.fixture
+def postgresql_url(postgresql_server: PostgresServer) -> str:
+    """A URL (``postgresql://`` with a password) of a database created for this test."""
+    return postgresql_server.url(postgresql_server.create_database())
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A URL of a SQLite file in this test's temporary directory."""
+    return f"sqlite:///{tmp_path / 'test.db'}"
