@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["BASE", "HEAD", "relative_steps", "slugify"]
+__all__ = ["BASE", "HEAD", "plan_linear", "relative_steps", "slugify"]
 
 HEAD = "head"
 BASE = "base"
@@ -22,3 +22,37 @@ def slugify(message: str, max_length: int = 40) -> str:
     text = unicodedata.normalize("NFKD", message).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
     return slug[:max_length].rstrip("_") or "revision"
+
+
+def plan_linear(order: list[str], current: str | None, operation: str, target: str) -> list[str]:
+    """The revisions an upgrade or downgrade runs over a linear history, in run order.
+
+    ``order`` is every revision oldest first and ``current`` the applied one (``None`` for
+    none). ``target`` is ``head``, ``base``, an id or a relative ``+N`` / ``-N``.
+    """
+    from .errors import MigrationNotFoundError
+
+    applied = order.index(current) + 1 if current is not None else 0
+    steps = relative_steps(target)
+    if target == HEAD:
+        goal = len(order)
+    elif target == BASE:
+        goal = 0
+    elif steps is not None:
+        goal = applied + steps
+        if not 0 <= goal <= len(order):
+            raise ValueError(
+                f"relative target {target} goes past the {'first' if goal < 0 else 'last'} "
+                f"revision ({applied} of {len(order)} applied)"
+            )
+    elif target in order:
+        goal = order.index(target) + 1
+    else:
+        raise MigrationNotFoundError(f"no revision {target!r} in this directory", revision=target)
+    if operation == "upgrade":
+        if goal < applied:
+            raise ValueError(f"{target} is older than the current revision {current}; downgrade")
+        return order[applied:goal]
+    if goal > applied:
+        raise ValueError(f"{target} is newer than the current revision {current}; upgrade")
+    return order[goal:applied][::-1]
