@@ -1,0 +1,302 @@
+"""Everything that touches yoyo: connections, loading revisions, applying them atomically.
+
+Imported lazily by :mod:`pydapter_migrations_yoyo.adapter`, so listing adapters never
+imports yoyo. Four things differ from calling yoyo's own API:
+
+* No ``yoyo_lock`` table (``get_backend`` creates it, ``backend.lock()`` leaves a row
+  behind when the process is killed): the core's lock is held instead.
+* A revision's statements and its bookkeeping rows commit in one transaction
+  (``apply_one`` uses two, so a crash between them re-applies the revision).
+* yoyo's process-wide registry of migration ids is emptied while one directory loads
+  and restored afterwards, so ``-- depends:`` only ever resolves inside that directory.
+* Rows returned by statements go to the debug log instead of stdout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import getpass
+import glob
+import logging
+import socket
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from yoyo import internalmigrations, read_migrations
+from yoyo.backends.base import DatabaseBackend
+from yoyo.backends.core import PostgresqlPsycopgBackend, SQLiteBackend
+from yoyo.connections import DatabaseURI
+from yoyo.migrations import (
+    Migration,
+    MigrationStep,
+    StepGroup,
+    Transactionless,
+    TransactionWrapper,
+    topological_sort,
+)
+
+from pydapter_migrations.locking import postgresql_session_options
+from pydapter_migrations.urls import DatabaseURL
+
+from . import _files
+
+logger = logging.getLogger("pydapter_migrations.yoyo")
+
+_APPLICATION_NAME = "pydapter-migrations yoyo"
+# yoyo.migrations.Migration keeps every migration it ever built in this class attribute.
+_REGISTRY_ATTRIBUTE = "_Migration__all_migrations"
+_registry_lock = threading.Lock()
+
+
+# -- connecting -------------------------------------------------------------
+
+
+def yoyo_uri(url: DatabaseURL) -> DatabaseURI:
+    """``url`` (any sync or async driver) as the URI yoyo's psycopg 3 / sqlite3 backends take.
+
+    Built field by field rather than re-parsed from text, so a password holding ``%``,
+    ``@`` or ``/`` arrives intact. PostgreSQL connections get the core's session options.
+    """
+    url = url.sync()
+    if url.backend == "sqlite":
+        path = url.sqlite_path
+        return DatabaseURI("sqlite", None, None, None, None, str(path or ":memory:"), {})
+    if url.backend != "postgresql":
+        raise ValueError(f"the yoyo backend does not support {url.backend} databases")
+    args = dict(url.query)
+    options = " ".join(f"-c {k}={v}" for k, v in postgresql_session_options().items())
+    args["options"] = f"{args.get('options', '')} {options}".strip()
+    args.setdefault("application_name", _APPLICATION_NAME)
+    args.setdefault("connect_timeout", "10")
+    return DatabaseURI(
+        "postgresql+psycopg",
+        url.username,
+        url.password,
+        url.host,
+        url.port,
+        url.database,
+        args,
+    )
+
+
+class _SQLiteBackend(SQLiteBackend):  # type: ignore[misc]
+    """yoyo's SQLite backend on a plain file connection.
+
+    yoyo opens ``file:<path>?cache=shared`` URIs, which break on paths holding ``?`` or
+    ``#``; shared cache only served its ``copy()`` connections, which are not used here.
+    """
+
+    def connect(self, dburi: DatabaseURI) -> sqlite3.Connection:
+        return sqlite3.connect(dburi.database, isolation_level=None, timeout=30)
+
+
+def _backend_class(uri: DatabaseURI) -> type[DatabaseBackend]:
+    return _SQLiteBackend if uri.scheme == "sqlite" else PostgresqlPsycopgBackend
+
+
+@contextlib.contextmanager
+def connect(url: DatabaseURL, table: str) -> Iterator[DatabaseBackend]:
+    """A yoyo backend on one new connection, closed on exit; no yoyo side tables."""
+    uri = yoyo_uri(url)
+    backend = _backend_class(uri)(uri, table)
+    try:
+        yield backend
+    finally:
+        with contextlib.suppress(Exception):
+            backend.connection.close()
+
+
+def ensure_internal_schema(backend: DatabaseBackend) -> None:
+    """Create or upgrade yoyo's bookkeeping tables, outside any migration transaction.
+
+    ``backend.ensure_internal_schema_updated()`` would take yoyo's own table lock; the
+    caller already holds the core's lock.
+    """
+    if internalmigrations.needs_upgrading(backend):
+        internalmigrations.upgrade(backend)
+    backend._internal_schema_updated = True
+
+
+def applied_ids(backend: DatabaseBackend) -> set[str]:
+    """Ids of the applied revisions; read-only (no table is created)."""
+    version = internalmigrations.get_current_version(backend)
+    if version == 0:
+        return set()
+    column = "migration_id" if version >= internalmigrations.USE_VERSION_TABLE_FROM else "id"
+    sql = f"SELECT {backend.quote_identifier(column)} FROM {backend.migration_table_quoted}"
+    return {row[0] for row in backend.execute(sql).fetchall()}
+
+
+def current_id(backend: DatabaseBackend, known: Collection[str]) -> str | None:
+    """The newest applied revision among ``known`` (in id order), in one query.
+
+    Several migration directories may share one database and its yoyo table; only this
+    directory's revisions count.
+    """
+    qi = backend.quote_identifier
+    sql = f"SELECT {qi('migration_id')} FROM {backend.migration_table_quoted}"
+    try:
+        rows = backend.execute(sql).fetchall()
+    except backend.DatabaseError:
+        if backend.migration_table not in backend.list_tables():
+            return None  # nothing was ever applied
+        raise
+    return max((row[0] for row in rows if row[0] in known), default=None)
+
+
+# -- loading revisions -------------------------------------------------------
+
+
+class _LogWriter:
+    """Where yoyo writes the rows a statement returned: the debug log, not stdout."""
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            logger.debug("%s", text.rstrip("\n"))
+        return len(text)
+
+
+_SINK = _LogWriter()
+
+
+def load(directory: Path) -> list[Migration]:
+    """Every revision in ``directory``'s versions folder, loaded, in run order."""
+    versions = _files.versions_dir(directory)
+    with _registry_lock:
+        registry: dict[str, Migration] = getattr(Migration, _REGISTRY_ATTRIBUTE)
+        saved = dict(registry)
+        registry.clear()
+        try:
+            # read_migrations globs its argument: a path holding [ * ? must be escaped.
+            migrations = read_migrations(glob.escape(str(versions)))
+            for migration in migrations:
+                migration.load()  # resolves -- depends: against this directory only
+            ordered = list(topological_sort(migrations))
+        finally:
+            registry.clear()
+            registry.update(saved)
+    for migration in ordered:
+        for step in _plain_steps(migration.steps):
+            step._execute = functools.partial(MigrationStep._execute, step, out=_SINK)
+    return ordered
+
+
+def _plain_steps(steps: Sequence[Any] | None) -> Iterator[MigrationStep]:
+    """The :class:`MigrationStep` objects inside yoyo's wrappers and groups, in order."""
+    for step in steps or ():
+        if isinstance(step, TransactionWrapper | Transactionless):
+            yield from _plain_steps([step.step])
+        elif isinstance(step, StepGroup):
+            yield from _plain_steps(step.steps)
+        elif isinstance(step, MigrationStep):
+            yield step
+
+
+def statements(migration: Migration, direction: str) -> list[str]:
+    """The SQL ``migration`` runs to apply or roll back, in the order it runs it."""
+    if direction == "apply":
+        actions = [step._apply for step in _plain_steps(migration.steps)]
+    else:
+        actions = [step._rollback for step in reversed(list(_plain_steps(migration.steps)))]
+    rendered = []
+    for action in actions:
+        if isinstance(action, str):
+            rendered.append(action.strip())
+        elif action is not None:
+            name = getattr(action, "__qualname__", repr(action))
+            rendered.append(f"-- Python step {name}() is not rendered")
+    return [text for text in rendered if text]
+
+
+def message_of(migration: Migration) -> str:
+    """The ``-- message:`` of a revision, else the first line of its leading comment."""
+    path = Path(migration.path)
+    if path.suffix == ".sql":
+        message = _files.read_header(path).message
+        if message is not None:
+            return message
+    doc = (getattr(migration.module, "__doc__", None) or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
+# -- applying ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One revision to apply or roll back."""
+
+    migration: Migration
+    direction: str  # "apply" or "rollback"
+
+
+def run(backend: DatabaseBackend, steps: Sequence[Step], on_commit: Callable[[str], None]) -> None:
+    """Apply or roll back each revision with its bookkeeping in one transaction, calling
+    ``on_commit(id)`` after each commit. A failure rolls back that revision entirely."""
+    ensure_internal_schema(backend)
+    for step in steps:
+        migration = step.migration
+        if migration.use_transactions:
+            with backend.transaction():
+                migration.process_steps(backend, step.direction)
+                _record(backend, migration, step.direction)
+        else:
+            # "-- transactional: false" (e.g. CREATE INDEX CONCURRENTLY) cannot share a
+            # transaction with anything; only its record is transactional.
+            migration.process_steps(backend, step.direction)
+            with backend.transaction():
+                _record(backend, migration, step.direction)
+        on_commit(migration.id)
+
+
+def _record(backend: DatabaseBackend, migration: Migration, direction: str) -> None:
+    when = _timestamp(backend)
+    if direction == "apply":
+        backend.execute(
+            backend.format_sql(backend.mark_migration_sql),
+            {"migration_hash": migration.hash, "migration_id": migration.id, "when": when},
+        )
+    else:
+        backend.execute(
+            backend.format_sql(backend.unmark_migration_sql),
+            {"migration_hash": migration.hash},
+        )
+    backend.execute(
+        backend.format_sql(backend.log_migration_sql),
+        {
+            "id": str(uuid.uuid1()),
+            "migration_hash": migration.hash,
+            "migration_id": migration.id,
+            "operation": direction,
+            "username": _username(),
+            "hostname": _hostname(),
+            "created_at_utc": when,
+        },
+    )
+
+
+def _timestamp(backend: DatabaseBackend) -> datetime | str:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    # sqlite3's implicit datetime adapter is deprecated (3.12); store the ISO text it made.
+    return now.isoformat(" ") if isinstance(backend, SQLiteBackend) else now
+
+
+@functools.cache
+def _hostname() -> str:
+    # yoyo calls socket.getfqdn() for every log row; a slow resolver made that seconds.
+    return socket.getfqdn()[:255]
+
+
+@functools.cache
+def _username() -> str:
+    try:
+        return getpass.getuser()[:255]
+    except Exception:
+        return "unknown"
