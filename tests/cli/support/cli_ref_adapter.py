@@ -1,0 +1,116 @@
+"""A small real SQLite adapter, installed by the CLI tests as a throwaway distribution.
+
+It lets the command-line tests run without the shipped plugins: revisions are
+``versions/NNNN_slug.up.sql`` / ``.down.sql`` pairs, the applied revision sits in a
+``ref_version`` table, and each revision runs in its own transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from pydapter_migrations import AsyncMigrationAdapter, SyncMigrationAdapter
+from pydapter_migrations.base import MigrationPlan
+from pydapter_migrations.events import MigrationRun
+from pydapter_migrations.revisions import plan_linear
+from pydapter_migrations.urls import DatabaseURL
+
+MARKER = "ref-migrations.txt"
+
+
+class RefAdapter(SyncMigrationAdapter):
+    migration_key = "ref"
+    supported_databases = frozenset({"sqlite"})
+
+    @classmethod
+    def _is_initialised(cls, directory: Path) -> bool:
+        return (directory / MARKER).is_file()
+
+    @classmethod
+    def _init(cls, directory: Path, *, url: Any, models_module: Any, **kw: Any) -> None:
+        (directory / "versions").mkdir()
+        (directory / MARKER).write_text(f"models: {models_module}\n")
+
+    @classmethod
+    def _order(cls, directory: Path) -> list[str]:
+        return sorted(p.name[: -len(".up.sql")] for p in (directory / "versions").glob("*.up.sql"))
+
+    @classmethod
+    def _create(cls, directory: Path, message: str, *, slug: str, **kw: Any) -> str:
+        revision = f"{len(cls._order(directory)) + 1:04d}_{slug}"
+        for suffix in ("up", "down"):
+            (directory / "versions" / f"{revision}.{suffix}.sql").write_text(f"-- {message}\n")
+        return revision
+
+    @staticmethod
+    def _connect(url: DatabaseURL) -> sqlite3.Connection:
+        db = sqlite3.connect(url.sync().database or ":memory:", isolation_level=None)
+        db.execute("CREATE TABLE IF NOT EXISTS ref_version (revision TEXT)")
+        return db
+
+    @classmethod
+    def _current(cls, directory: Path, url: DatabaseURL, **kw: Any) -> str | None:
+        with cls._connect(url) as db:
+            row = db.execute("SELECT revision FROM ref_version").fetchone()
+        return row[0] if row else None
+
+    @classmethod
+    def _plan(cls, directory: Path, url: DatabaseURL, operation: str, target: str, **kw: Any):
+        order = cls._order(directory)
+        return MigrationPlan(plan_linear(order, cls._current(directory, url), operation, target))
+
+    @classmethod
+    def _apply(
+        cls, directory: Path, url: DatabaseURL, plan: MigrationPlan, run: MigrationRun, **kw: Any
+    ) -> None:
+        order = cls._order(directory)
+        db = cls._connect(url)
+        try:
+            for revision in plan.revisions:
+                upgrading = run.event.operation == "upgrade"
+                script = (
+                    directory / "versions" / f"{revision}.{'up' if upgrading else 'down'}.sql"
+                ).read_text()
+                index = order.index(revision)
+                new = revision if upgrading else (order[index - 1] if index else None)
+                db.execute("BEGIN")
+                try:
+                    for statement in script.split(";"):
+                        if statement.strip() and not all(
+                            line.startswith("--") for line in statement.strip().splitlines()
+                        ):
+                            db.execute(statement)
+                    db.execute("DELETE FROM ref_version")
+                    if new is not None:
+                        db.execute("INSERT INTO ref_version VALUES (?)", (new,))
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+                run.revision_done(revision)
+        finally:
+            db.close()
+
+    @classmethod
+    def _history(cls, directory: Path, url: DatabaseURL | None, **kw: Any) -> list[dict[str, Any]]:
+        order = cls._order(directory)
+        current = cls._current(directory, url) if url is not None else None
+        applied_upto = order.index(current) + 1 if current in order else 0
+        return [
+            {
+                "revision": revision,
+                "description": (directory / "versions" / f"{revision}.up.sql")
+                .read_text()
+                .splitlines()[0][3:],
+                "down_revision": order[i - 1] if i else None,
+                "applied": (i < applied_upto) if url is not None else None,
+            }
+            for i, revision in enumerate(order)
+        ]
+
+
+class AsyncRefAdapter(AsyncMigrationAdapter):
+    migration_key = "async_ref"
+    sync_adapter = RefAdapter
