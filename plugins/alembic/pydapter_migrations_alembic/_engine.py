@@ -1,0 +1,333 @@
+"""The Alembic side of :class:`~pydapter_migrations_alembic.adapter.AlembicAdapter`.
+
+Imported lazily by the adapter's steps, so importing the adapter class stays cheap.
+Everything that touches Alembic's module-global ``context``/``op`` proxies runs under
+:data:`ALEMBIC_GUARD`; the core's database lock, when held, is always taken first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
+from pydapter_migrations.errors import MigrationError, MigrationNotFoundError
+from pydapter_migrations.events import MigrationRun
+from pydapter_migrations.urls import DatabaseURL
+
+from . import _graph as graph_cache
+from ._graph import RevisionGraph
+from ._models import find_metadata, load_models, models_ref
+from .environment import ATTRIBUTE, RunOptions, recorded_models
+
+__all__ = [
+    "ALEMBIC_GUARD",
+    "apply",
+    "create",
+    "current",
+    "history",
+    "init",
+    "is_initialised",
+    "plan",
+    "render_sql",
+]
+
+#: Serialises every use of Alembic's global proxies within this process.
+ALEMBIC_GUARD = threading.RLock()
+
+_VERSION_TABLE = "alembic_version"
+_TEMPLATE_FILES = ("env.py", "script.py.mako")
+
+
+# -- layout ----------------------------------------------------------------
+
+
+def is_initialised(directory: Path) -> bool:
+    return (
+        (directory / "alembic.ini").is_file()
+        and (directory / "env.py").is_file()
+        and (directory / "versions").is_dir()
+    )
+
+
+def _ini_value(value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise ValueError(f"cannot record {value!r} in alembic.ini: it spans lines")
+    return value.replace("%", "%%")
+
+
+def init(directory: Path, models_module: ModuleType | str | None) -> None:
+    """Write alembic.ini, env.py, script.py.mako and versions/ into ``directory``."""
+    module_name = models_file = ""
+    if models_module is not None:
+        ref, module = models_ref(models_module)
+        find_metadata(module)  # refuse models without metadata before writing anything
+        module_name, models_file = ref.module or "", ref.file or ""
+    templates = files("pydapter_migrations_alembic") / "templates"
+    ini = (templates / "alembic.ini").read_text(encoding="utf-8")
+    ini = ini.format(models_module=_ini_value(module_name), models_file=_ini_value(models_file))
+    for name in _TEMPLATE_FILES:
+        (directory / name).write_text((templates / name).read_text(encoding="utf-8"))
+    (directory / "versions").mkdir()
+    # Written last: its presence marks the directory as initialised.
+    (directory / "alembic.ini").write_text(ini, encoding="utf-8")
+
+
+def _config(directory: Path, options: RunOptions | None = None, **kwargs: Any) -> Config:
+    """A Config read from the directory's alembic.ini, quiet, with ``options`` attached."""
+    config = Config(
+        str(directory / "alembic.ini"),
+        stdout=io.StringIO(),
+        cmd_opts=argparse.Namespace(quiet=True, x=None),
+        **kwargs,
+    )
+    # Absolute and escaped: the ini's %(here)s would break on a '%' in the path.
+    config.set_main_option("script_location", str(directory.resolve()).replace("%", "%%"))
+    if options is not None:
+        config.attributes[ATTRIBUTE] = options
+    return config
+
+
+def _load_script(directory: Path) -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config(directory))
+
+
+# -- the revision graph ----------------------------------------------------
+
+
+@dataclass
+class _PlanState:
+    graph: RevisionGraph
+    script: ScriptDirectory | None
+    heads: tuple[str, ...]
+
+
+def _graph(directory: Path) -> tuple[RevisionGraph, ScriptDirectory | None]:
+    """The graph from the cache when provably fresh, else from Alembic (with the
+    loaded ScriptDirectory, so a caller about to run it need not load it again)."""
+    scanned = graph_cache.now_ns()
+    stats = graph_cache.fingerprint(directory)
+    cached = graph_cache.read_cache(directory, stats)
+    if cached is not None:
+        return cached, None
+    script = _load_script(directory)
+    graph = RevisionGraph.from_script(script)
+    if graph_cache.fingerprint(directory) == stats:
+        graph_cache.write_cache(directory, graph, stats, scanned)
+    return graph, script
+
+
+@contextlib.contextmanager
+def _revision_errors() -> Iterator[None]:
+    """An unknown revision is :class:`MigrationNotFoundError`."""
+    try:
+        yield
+    except ResolutionError as exc:
+        raise MigrationNotFoundError(
+            f"revision {exc.argument!r} not found: {exc}", revision=str(exc.argument)
+        ) from exc
+
+
+def plan(directory: Path, url: DatabaseURL, operation: str, target: str) -> tuple[list[str], Any]:
+    graph, script = _graph(directory)
+    heads = _heads(url)
+    with _revision_errors():
+        revisions = graph.plan(operation, target, heads)
+    return revisions, _PlanState(graph, script, heads)
+
+
+# -- running ---------------------------------------------------------------
+
+
+@dataclass
+class _Reporter:
+    """Reports each revision to the run once its transaction has committed.
+
+    Alembic's ``on_version_apply`` fires inside the revision's transaction; the next
+    ``begin`` on the connection (or the end of the run) proves that it committed.
+    """
+
+    run: MigrationRun
+    pending: list[str] = field(default_factory=list)
+
+    def applied(self, revision: str) -> None:
+        self.pending.append(revision)
+
+    def committed(self) -> None:
+        done, self.pending = self.pending, []
+        for revision in done:
+            self.run.revision_done(revision)
+
+
+def _steps(script: ScriptDirectory, operation: str, target: str) -> Callable[..., Any]:
+    def steps(heads: Any, context: Any) -> Any:
+        if operation == "upgrade":
+            return script._upgrade_revs(target, heads)
+        return script._downgrade_revs(target, heads)
+
+    return steps
+
+
+def apply(directory: Path, url: DatabaseURL, operation: str, target: str, state: Any,
+          revisions: list[str], run: MigrationRun) -> None:
+    """Run the whole plan in one Alembic environment, one transaction per revision."""
+    if not revisions:
+        return  # nothing to do: no need to load the scripts or start Alembic
+    assert isinstance(state, _PlanState)
+    reporter = _Reporter(run)
+    with ALEMBIC_GUARD:
+        script = state.script or _load_script(directory)
+        options = RunOptions(url=url, on_version_applied=reporter.applied,
+                             on_begin=reporter.committed)
+        config = _config(directory, options)
+        with EnvironmentContext(
+            config, script, fn=_steps(script, operation, target), destination_rev=target
+        ):
+            script.run_env()
+    reporter.committed()
+
+
+def render_sql(directory: Path, url: DatabaseURL, operation: str, target: str) -> str:
+    """The SQL of an upgrade or downgrade from the database's current revision."""
+    heads = _heads(url)
+    if len(heads) > 1:
+        raise MigrationError(f"the database has several heads ({', '.join(heads)})")
+    buffer = io.StringIO()
+    with ALEMBIC_GUARD:
+        script = _load_script(directory)
+        with _revision_errors():
+            # Validates the target first, as the online run would.
+            RevisionGraph.from_script(script).plan(operation, target, heads)
+        config = _config(directory, RunOptions(url=url), output_buffer=buffer)
+        with EnvironmentContext(
+            config,
+            script,
+            fn=_steps(script, operation, target),
+            as_sql=True,
+            starting_rev=heads[0] if heads else None,
+            destination_rev=target,
+        ):
+            script.run_env()
+    return buffer.getvalue()
+
+
+# -- revisions -------------------------------------------------------------
+
+
+def create(directory: Path, message: str, *, autogenerate: bool | None, slug: str,
+           url: DatabaseURL | None) -> str:
+    config = _config(directory)
+    models = recorded_models(config)
+    if autogenerate is None:
+        autogenerate = bool(models) and url is not None
+    options = None
+    if autogenerate:
+        if url is None:
+            raise MigrationError("autogenerate compares models with a database: "
+                                 "pass connection_string")
+        if not models:
+            raise MigrationError(
+                "autogenerate needs models: run init_migrations with models_module=..."
+            )
+        options = RunOptions(url=url, target_metadata=find_metadata(load_models(models)))
+    with ALEMBIC_GUARD:
+        config = _config(directory, options)
+        script = command.revision(config, message=message, autogenerate=autogenerate)
+    if script is None or isinstance(script, list):
+        raise MigrationError("Alembic did not write a single revision")
+    path = Path(script.path)
+    target = path.with_name(f"{script.revision}_{slug}.py")
+    if path != target:
+        os.replace(path, target)
+        # The bytecode Alembic wrote while loading the file under its old name.
+        pycache = path.parent / "__pycache__"
+        for stale in pycache.glob(f"{path.stem}.*.pyc") if pycache.is_dir() else ():
+            stale.unlink(missing_ok=True)
+    return str(script.revision)
+
+
+def history(directory: Path, url: DatabaseURL | None) -> list[dict[str, Any]]:
+    graph, _ = _graph(directory)
+    applied = graph.applied(_heads(url)) if url is not None else None
+    return [
+        {
+            "revision": info.revision,
+            "description": info.description,
+            "down_revision": _scalar(info.down_revision),
+            "applied": None if applied is None else info.revision in applied,
+        }
+        for info in graph.oldest_first()
+    ]
+
+
+def _scalar(revisions: tuple[str, ...]) -> str | tuple[str, ...] | None:
+    if not revisions:
+        return None
+    return revisions[0] if len(revisions) == 1 else revisions
+
+
+# -- reading the version table directly ----------------------------------
+
+
+def current(url: DatabaseURL) -> str | None:
+    heads = _heads(url)
+    if len(heads) > 1:
+        raise MigrationError(
+            f"the database has several heads ({', '.join(heads)}); merge them first"
+        )
+    return heads[0] if heads else None
+
+
+def _heads(url: DatabaseURL) -> tuple[str, ...]:
+    """The rows of the version table, read with the plain driver (no Alembic, no
+    SQLAlchemy); a database without the table (or without a file) has none."""
+    if url.backend == "sqlite":
+        return _sqlite_heads(url)
+    if url.backend == "postgresql":
+        return _postgresql_heads(url)
+    raise MigrationError(f"unsupported database {url.backend}")
+
+
+def _sqlite_heads(url: DatabaseURL) -> tuple[str, ...]:
+    path = url.sqlite_path
+    if path is None or not path.exists():
+        return ()
+    # Read-only: asking for the revision never creates or changes the database.
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    try:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_VERSION_TABLE,)
+        ).fetchone()
+        if not found:
+            return ()
+        rows = conn.execute(f"SELECT version_num FROM {_VERSION_TABLE}").fetchall()
+    finally:
+        conn.close()
+    return tuple(sorted(str(r[0]) for r in rows))
+
+
+def _postgresql_heads(url: DatabaseURL) -> tuple[str, ...]:
+    import psycopg
+
+    kwargs = url.sync().psycopg_kwargs()
+    kwargs.setdefault("connect_timeout", 10)
+    with psycopg.connect(autocommit=True, **kwargs) as conn:
+        found = conn.execute("SELECT to_regclass(%s)", (_VERSION_TABLE,)).fetchone()
+        if not found or found[0] is None:
+            return ()
+        rows = conn.execute(f"SELECT version_num FROM {_VERSION_TABLE}").fetchall()
+    return tuple(sorted(str(r[0]) for r in rows))

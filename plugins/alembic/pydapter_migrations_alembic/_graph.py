@@ -1,0 +1,231 @@
+"""The revision graph of a migration directory, cached so that most calls import no script.
+
+Alembic learns the graph by importing every revision file. The graph (ids, down
+revisions, dependencies, branch labels, messages) is kept in
+``<directory>/__pycache__/pydapter_alembic_graph.json`` with the name, size, mtime,
+ctime and inode of every entry of ``versions/`` and of ``alembic.ini``. The cache is used
+only when it proves itself fresh: the same entries with the same stats, each last
+changed well before the cache was made (a file changed within the clock's granularity
+of the scan could change again without its stats showing it). Otherwise the scripts are
+loaded by Alembic and the cache rewritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionMap
+
+__all__ = ["RevisionGraph", "RevisionInfo", "fingerprint", "read_cache", "write_cache"]
+
+_FORMAT = 1
+_CACHE_DIR = "__pycache__"
+_CACHE_NAME = "pydapter_alembic_graph.json"
+# Timestamps closer than this to the scan cannot prove a file unchanged since.
+_RACY_NS = 2_000_000_000
+
+Stat = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    """One revision file, as far as ordering and history need it."""
+
+    revision: str
+    down_revision: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    branch_labels: tuple[str, ...]
+    description: str
+
+
+def _tuple(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Iterable):
+        return tuple(str(v) for v in value)
+    return (str(value),)
+
+
+@dataclass
+class RevisionGraph:
+    """All revisions of a directory; builds Alembic's :class:`RevisionMap` on demand."""
+
+    revisions: dict[str, RevisionInfo]
+    _map: RevisionMap | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_script(cls, script: ScriptDirectory) -> RevisionGraph:
+        infos = {}
+        for rev in script.walk_revisions():
+            module = rev.module
+            infos[rev.revision] = RevisionInfo(
+                revision=rev.revision,
+                down_revision=_tuple(getattr(module, "down_revision", None)),
+                depends_on=_tuple(getattr(module, "depends_on", None)),
+                branch_labels=_tuple(getattr(module, "branch_labels", None)),
+                description=rev.doc or "",
+            )
+        graph = cls(infos)
+        graph._map = script.revision_map
+        return graph
+
+    @property
+    def revision_map(self) -> RevisionMap:
+        """Alembic's graph algorithms over plain revisions (no module imported)."""
+        if self._map is None:
+            from alembic.script.revision import Revision, RevisionMap
+
+            infos = list(self.revisions.values())
+
+            def generate() -> list[Revision]:
+                return [
+                    Revision(
+                        i.revision,
+                        i.down_revision or None,
+                        dependencies=i.depends_on or None,
+                        branch_labels=i.branch_labels or None,
+                    )
+                    for i in infos
+                ]
+
+            self._map = RevisionMap(generate)
+        return self._map
+
+    def plan(self, operation: str, target: str, heads: Sequence[str]) -> list[str]:
+        """The revisions an upgrade or downgrade to ``target`` runs, in run order
+        (the same walk as Alembic's ``upgrade``/``downgrade`` commands)."""
+        revmap = self.revision_map
+        current = tuple(heads)
+        if operation == "upgrade":
+            revs = revmap.iterate_revisions(target, current, implicit_base=True)
+            return [r.revision for r in reversed(list(revs))]
+        revs = revmap.iterate_revisions(current, target, select_for_downgrade=True)
+        return [r.revision for r in revs]
+
+    def oldest_first(self) -> list[RevisionInfo]:
+        revs = self.revision_map.iterate_revisions(
+            "heads", "base", inclusive=True, assert_relative_length=False
+        )
+        return [self.revisions[r.revision] for r in reversed(list(revs))]
+
+    def applied(self, heads: Iterable[str]) -> set[str]:
+        """The revisions a database at ``heads`` has applied (heads and their ancestry)."""
+        seen: set[str] = set()
+        todo = [h for h in heads if h in self.revisions]
+        while todo:
+            rev = todo.pop()
+            if rev in seen:
+                continue
+            seen.add(rev)
+            info = self.revisions[rev]
+            todo += [r for r in (*info.down_revision, *info.depends_on) if r in self.revisions]
+        return seen
+
+
+def fingerprint(directory: Path) -> dict[str, Stat]:
+    """Stats of ``alembic.ini`` and of every entry of ``versions/`` (bar ``__pycache__``)."""
+    stats: dict[str, Stat] = {}
+    with contextlib.suppress(FileNotFoundError):
+        st = (directory / "alembic.ini").stat()
+        stats["alembic.ini"] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    with os.scandir(directory / "versions") as entries:
+        for entry in entries:
+            if entry.name == "__pycache__":
+                continue
+            st = entry.stat(follow_symlinks=True)
+            key = f"versions/{entry.name}"
+            stats[key] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    return stats
+
+
+def _cache_path(directory: Path) -> Path:
+    return directory / _CACHE_DIR / _CACHE_NAME
+
+
+def _alembic_version() -> str:
+    from importlib.metadata import version
+
+    return version("alembic")
+
+
+def read_cache(directory: Path, stats: dict[str, Stat]) -> RevisionGraph | None:
+    """The cached graph if it provably matches ``stats``; ``None`` otherwise."""
+    try:
+        data = json.loads(_cache_path(directory).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    try:
+        if data["format"] != _FORMAT or data["alembic"] != _alembic_version():
+            return None
+        scanned = int(data["scanned_ns"])
+        cached = {name: tuple(stat) for name, stat in data["stats"].items()}
+        if cached != stats:
+            return None
+        if any(max(st[1], st[2]) > scanned - _RACY_NS for st in stats.values()):
+            return None
+        revisions = {
+            item["revision"]: RevisionInfo(
+                revision=item["revision"],
+                down_revision=tuple(item["down_revision"]),
+                depends_on=tuple(item["depends_on"]),
+                branch_labels=tuple(item["branch_labels"]),
+                description=item["description"],
+            )
+            for item in data["revisions"]
+        }
+    except (KeyError, TypeError, ValueError):
+        return None
+    return RevisionGraph(revisions)
+
+
+def write_cache(
+    directory: Path, graph: RevisionGraph, stats: dict[str, Stat], scanned_ns: int
+) -> None:
+    """Store ``graph`` for ``stats`` taken at ``scanned_ns``; best effort (read-only
+    directories just go without)."""
+    data: dict[str, Any] = {
+        "format": _FORMAT,
+        "alembic": _alembic_version(),
+        "scanned_ns": scanned_ns,
+        "stats": stats,
+        "revisions": [
+            {
+                "revision": i.revision,
+                "down_revision": i.down_revision,
+                "depends_on": i.depends_on,
+                "branch_labels": i.branch_labels,
+                "description": i.description,
+            }
+            for i in graph.revisions.values()
+        ],
+    }
+    path = _cache_path(directory)
+    try:
+        path.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".graph-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError:
+        return
+
+
+def now_ns() -> int:
+    return time.time_ns()
