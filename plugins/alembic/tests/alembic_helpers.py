@@ -1,0 +1,27 @@
+"""Helpers shared by the plugin's tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def revision_file(directory: Path, revision: str) -> Path:
+    """The file of ``revision`` in ``directory/versions``."""
+    [path] = (directory / "versions").glob(f"{revision}_*.py")
+    return path
+
+
+def write_revision(directory: Path, revision: str, upgrade: list[str], downgrade: list[str]) -> None:
+    """Make ``revision`` run the SQL statements ``upgrade`` / ``downgrade`` with op.execute."""
+    path = revision_file(directory, revision)
+    text = path.read_text()
+    header = text[: text.index("def upgrade()")]
+
+    def body(statements: list[str]) -> str:
+        lines = [f"    op.execute(sa.text({s!r}))" for s in statements]
+        return "\n".join(lines) or "    pass"
+
+    path.write_text(
+        f"{header}def upgrade() -> None:\n{body(upgrade)}\n\n\n"
+        f"def downgrade() -> None:\n{body(downgrade)}\n"
+    )

@@ -1,0 +1,36 @@
+"""The core's conformance kit, run on both adapters and both databases."""
+
+from __future__ import annotations
+
+import pytest
+from pydapter_migrations.testing import BaseAsyncMigrationSuite, BaseMigrationSuite
+
+from pydapter_migrations_alembic import AlembicAdapter, AsyncAlembicAdapter
+
+from alembic_helpers import write_revision
+
+
+class TestAlembicSQLite(BaseMigrationSuite):
+    adapter = AlembicAdapter
+    database = "sqlite"
+    write_revision = staticmethod(write_revision)
+
+
+@pytest.mark.postgresql
+class TestAlembicPostgreSQL(BaseMigrationSuite):
+    adapter = AlembicAdapter
+    database = "postgresql"
+    write_revision = staticmethod(write_revision)
+
+
+class TestAsyncAlembicSQLite(BaseAsyncMigrationSuite):
+    adapter = AsyncAlembicAdapter
+    database = "sqlite"
+    write_revision = staticmethod(write_revision)
+
+
+@pytest.mark.postgresql
+class TestAsyncAlembicPostgreSQL(BaseAsyncMigrationSuite):
+    adapter = AsyncAlembicAdapter
+    database = "postgresql"
+    write_revision = staticmethod(write_revision)
