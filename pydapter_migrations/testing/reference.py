@@ -1,0 +1,224 @@
+"""A small reference adapter: plain SQL files, SQLite and PostgreSQL, stdlib + psycopg.
+
+The core's own tests run the conformance kit against it, so the kit is proven on an
+adapter that only fills in the private steps of :class:`SyncMigrationAdapter`. It is
+also the shortest complete example of an adapter.
+
+A revision is ``versions/<NNNN>.sql``::
+
+    -- message: add users
+    -- up
+    CREATE TABLE users (id integer);
+    -- down
+    DROP TABLE users;
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar
+
+from ..base import AsyncMigrationAdapter, MigrationPlan, SyncMigrationAdapter
+from ..events import MigrationRun
+from ..locking import postgresql_session_options
+from ..revisions import plan_linear
+from ..urls import DatabaseURL
+
+__all__ = ["AsyncReferenceAdapter", "ReferenceAdapter", "write_reference_revision"]
+
+_MARKER = "reference-migrations.txt"
+_VERSION_TABLE = "pydapter_reference_version"
+_SECTION = re.compile(r"^-- (up|down)\s*$", re.MULTILINE)
+
+
+def _statements(text: str) -> list[str]:
+    return [s.strip() for s in text.split(";\n") if s.strip() and s.strip() != ";"]
+
+
+def _read(path: Path) -> tuple[str, dict[str, list[str]]]:
+    text = path.read_text()
+    message = text.splitlines()[0].removeprefix("-- message:").strip()
+    parts = _SECTION.split(text)
+    sections = {parts[i]: _statements(parts[i + 1]) for i in range(1, len(parts) - 1, 2)}
+    return message, sections
+
+
+def write_reference_revision(
+    directory: Path, revision: str, upgrade: list[str], downgrade: list[str]
+) -> None:
+    """The kit's ``write_revision`` for this adapter."""
+    path = Path(directory) / "versions" / f"{revision}.sql"
+    message, _ = _read(path)
+    up = "".join(f"{s};\n" for s in upgrade)
+    down = "".join(f"{s};\n" for s in downgrade)
+    path.write_text(f"-- message: {message}\n-- up\n{up}-- down\n{down}")
+
+
+@contextlib.contextmanager
+def _connect(url: DatabaseURL) -> Iterator[Any]:
+    """A DB-API connection in autocommit mode; transactions are explicit."""
+    conn: Any
+    if url.backend == "sqlite":
+        conn = sqlite3.connect(str(url.sqlite_path or ":memory:"), isolation_level=None)
+    else:
+        import psycopg
+
+        options = " ".join(f"-c {k}={v}" for k, v in postgresql_session_options().items())
+        conn = psycopg.connect(**url.sync().psycopg_kwargs(), options=options, autocommit=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _read_current(conn: Any, url: DatabaseURL) -> str | None:
+    if url.backend == "sqlite":
+        exists = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_VERSION_TABLE,)
+        ).fetchone()
+    else:
+        exists = conn.execute("SELECT to_regclass(%s)", (_VERSION_TABLE,)).fetchone()[0]
+    if not exists:
+        return None
+    row = conn.execute(f"SELECT revision FROM {_VERSION_TABLE}").fetchone()
+    return row[0] if row else None
+
+
+class ReferenceAdapter(SyncMigrationAdapter):
+    """Plain SQL revisions numbered 0001, 0002, ... in ``versions/``."""
+
+    migration_key: ClassVar[str] = "reference"
+    supports_sql: ClassVar[bool] = True
+
+    @classmethod
+    def _order(cls, directory: Path) -> list[str]:
+        return sorted(p.stem for p in (directory / "versions").glob("*.sql"))
+
+    @classmethod
+    def _is_initialised(cls, directory: Path) -> bool:
+        return (directory / _MARKER).is_file() and (directory / "versions").is_dir()
+
+    @classmethod
+    def _init(
+        cls,
+        directory: Path,
+        *,
+        url: DatabaseURL | None,
+        models_module: ModuleType | str | None,
+        **kwargs: Any,
+    ) -> None:
+        if models_module is not None:
+            raise ValueError("the reference backend cannot autogenerate; drop models_module")
+        (directory / "versions").mkdir()
+        (directory / _MARKER).write_text("reference adapter migrations\n")
+
+    @classmethod
+    def _create(
+        cls,
+        directory: Path,
+        message: str,
+        *,
+        autogenerate: bool | None,
+        slug: str,
+        url: DatabaseURL | None,
+        **kwargs: Any,
+    ) -> str:
+        order = cls._order(directory)
+        revision = f"{int(order[-1]) + 1 if order else 1:04d}"
+        one_line = " ".join(message.split())
+        (directory / "versions" / f"{revision}.sql").write_text(
+            f"-- message: {one_line}\n-- up\n-- down\n"
+        )
+        return revision
+
+    @classmethod
+    def _plan(
+        cls, directory: Path, url: DatabaseURL, operation: str, target: str, **kwargs: Any
+    ) -> MigrationPlan:
+        with _connect(url) as conn:
+            current = _read_current(conn, url)
+        return MigrationPlan(plan_linear(cls._order(directory), current, operation, target))
+
+    @classmethod
+    def _apply(
+        cls,
+        directory: Path,
+        url: DatabaseURL,
+        plan: MigrationPlan,
+        run: MigrationRun,
+        **kwargs: Any,
+    ) -> None:
+        order = cls._order(directory)
+        operation = run.event.operation
+        section = "up" if operation == "upgrade" else "down"
+        with _connect(url) as conn:
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {_VERSION_TABLE} (revision text)")
+            for revision in plan.revisions:
+                _, sections = _read(directory / "versions" / f"{revision}.sql")
+                index = order.index(revision)
+                after = (
+                    revision if operation == "upgrade" else (order[index - 1] if index else None)
+                )
+                conn.execute("BEGIN")
+                try:
+                    for statement in sections[section]:
+                        conn.execute(statement)
+                    conn.execute(f"DELETE FROM {_VERSION_TABLE}")
+                    if after is not None:
+                        mark = "?" if url.backend == "sqlite" else "%s"
+                        conn.execute(f"INSERT INTO {_VERSION_TABLE} VALUES ({mark})", (after,))
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                run.revision_done(revision)
+
+    @classmethod
+    def _render_sql(
+        cls, directory: Path, url: DatabaseURL, operation: str, target: str, **kwargs: Any
+    ) -> str:
+        order = cls._order(directory)
+        start = None if operation == "upgrade" else order[-1] if order else None
+        section = "up" if operation == "upgrade" else "down"
+        lines = []
+        for revision in plan_linear(order, start, operation, target):
+            _, sections = _read(directory / "versions" / f"{revision}.sql")
+            lines += [f"-- {revision}", *(f"{s};" for s in sections[section])]
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def _current(cls, directory: Path, url: DatabaseURL, **kwargs: Any) -> str | None:
+        with _connect(url) as conn:
+            return _read_current(conn, url)
+
+    @classmethod
+    def _history(
+        cls, directory: Path, url: DatabaseURL | None, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        order = cls._order(directory)
+        current: str | None = None
+        if url is not None:
+            with _connect(url) as conn:
+                current = _read_current(conn, url)
+        applied_count = order.index(current) + 1 if current in order else 0
+        return [
+            {
+                "revision": revision,
+                "description": _read(directory / "versions" / f"{revision}.sql")[0],
+                "down_revision": order[i - 1] if i else None,
+                "applied": (i < applied_count) if url is not None else None,
+            }
+            for i, revision in enumerate(order)
+        ]
+
+
+class AsyncReferenceAdapter(AsyncMigrationAdapter):
+    """The async twin of :class:`ReferenceAdapter`."""
+
+    migration_key: ClassVar[str] = "async_reference"
+    sync_adapter = ReferenceAdapter
