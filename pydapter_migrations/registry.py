@@ -263,9 +263,22 @@ class Registry:
         return cls
 
     def register_plugin(self, plugin: object, name: str | None = None) -> None:
-        """Register a hook plugin (an object or module with ``@hookimpl`` functions)."""
-        self.plugin_manager.register(plugin, name=name)
-        self.plugin_manager.check_pending()
+        """Register a hook plugin (an object or module with ``@hookimpl`` functions).
+
+        Hooks that do not exist (a misspelt name) are refused with pluggy's
+        ``PluginValidationError``; adapters from its ``register_adapters`` are registered.
+        """
+        manager = self._ensure_plugins()
+        manager.register(plugin, name=name)
+        try:
+            manager.check_pending()
+        except pluggy.PluginValidationError:
+            manager.unregister(plugin)
+            raise
+        for impl in manager.hook.register_adapters.get_hookimpls():
+            if impl.plugin is plugin:
+                for cls in impl.function() or ():
+                    self.register(cls)
 
     def unregister_plugin(self, plugin: object) -> None:
         """Remove a plugin registered with :meth:`register_plugin`."""
