@@ -14,7 +14,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 
@@ -277,7 +277,8 @@ class Registry:
             raise
         for impl in manager.hook.register_adapters.get_hookimpls():
             if impl.plugin is plugin:
-                for cls in impl.function() or ():
+                contributed = cast("list[type]", impl.function() or [])
+                for cls in contributed:
                     self.register(cls)
 
     def unregister_plugin(self, plugin: object) -> None:

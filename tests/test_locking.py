@@ -1,0 +1,95 @@
+"""The database lock across processes and threads, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from pydapter_migrations import MigrationLockError
+from pydapter_migrations.locking import database_lock
+
+HOLD = """
+import sys, time
+from pydapter_migrations.locking import database_lock
+with database_lock(sys.argv[1], timeout=30):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def _holder(url: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, url], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    return proc
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+def test_waiter_times_out_naming_the_holder_then_gets_it_when_the_holder_dies(url: str) -> None:
+    holder = _holder(url)
+    try:
+        started = time.monotonic()
+        with pytest.raises(MigrationLockError) as info, database_lock(url, timeout=0.5):
+            pass
+        assert 0.45 <= time.monotonic() - started < 5
+        assert f"pid={holder.pid}" in str(info.value)
+        assert "pw%" not in str(info.value)  # the test server's password
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    started = time.monotonic()
+    with database_lock(url, timeout=10):
+        assert time.monotonic() - started < 5
+
+
+def test_threads_of_one_process_exclude_each_other(url: str) -> None:
+    inside = 0
+    most = 0
+    guard = threading.Lock()
+
+    def worker() -> None:
+        nonlocal inside, most
+        with database_lock(url, timeout=30):
+            with guard:
+                inside += 1
+                most = max(most, inside)
+            time.sleep(0.05)
+            with guard:
+                inside -= 1
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == 1
+
+
+def test_released_on_exit_and_on_error(url: str) -> None:
+    with pytest.raises(RuntimeError), database_lock(url, timeout=1):
+        raise RuntimeError("inside")
+    with database_lock(url, timeout=0):
+        pass
+
+
+def test_in_memory_sqlite_needs_no_lock_and_bad_timeouts_are_refused() -> None:
+    with database_lock("sqlite://", timeout=0), database_lock("sqlite://", timeout=0):
+        pass
+    with pytest.raises(ValueError), database_lock("sqlite://", timeout=-1):
+        pass
+
+
+def test_lock_file_sits_beside_the_database_not_on_it(sqlite_url: str) -> None:
+    path = sqlite_url.removeprefix("sqlite:///")
+    with database_lock(sqlite_url, timeout=1):
+        assert os.path.exists(path + ".migration-lock")
+        assert not os.path.exists(path)

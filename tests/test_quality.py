@@ -1,0 +1,48 @@
+"""ruff and mypy --strict over the core and both plugins, as part of the test suite."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = [
+    "pydapter_migrations",
+    "plugins/alembic/pydapter_migrations_alembic",
+    "plugins/yoyo/pydapter_migrations_yoyo",
+]
+SOURCES = ["pydapter_migrations", "plugins", "tests", "bench", "examples"]
+
+
+def _require(module: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"{module} is not installed (pip install -e '.[dev]')")
+        pytest.skip(f"{module} is not installed (pip install -e '.[dev]')")
+
+
+def _run(*command: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_lint() -> None:
+    _require("ruff")
+    _run("ruff", "check", *[s for s in SOURCES if (ROOT / s).exists()])
+
+
+def test_ruff_format() -> None:
+    _require("ruff")
+    _run("ruff", "format", "--check", *[s for s in SOURCES if (ROOT / s).exists()])
+
+
+def test_mypy_strict() -> None:
+    _require("mypy")
+    _run("mypy", "--strict", *[p for p in PACKAGES if (ROOT / p).exists()])
