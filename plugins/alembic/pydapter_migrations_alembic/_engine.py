@@ -25,7 +25,12 @@ from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import ResolutionError
-from pydapter_migrations.errors import MigrationError, MigrationNotFoundError
+
+from pydapter_migrations.errors import (
+    MigrationCreationError,
+    MigrationError,
+    MigrationNotFoundError,
+)
 from pydapter_migrations.events import MigrationRun
 from pydapter_migrations.urls import DatabaseURL
 
@@ -182,8 +187,15 @@ def _steps(script: ScriptDirectory, operation: str, target: str) -> Callable[...
     return steps
 
 
-def apply(directory: Path, url: DatabaseURL, operation: str, target: str, state: Any,
-          revisions: list[str], run: MigrationRun) -> None:
+def apply(
+    directory: Path,
+    url: DatabaseURL,
+    operation: str,
+    target: str,
+    state: Any,
+    revisions: list[str],
+    run: MigrationRun,
+) -> None:
     """Run the whole plan in one Alembic environment, one transaction per revision."""
     if not revisions:
         return  # nothing to do: no need to load the scripts or start Alembic
@@ -191,8 +203,9 @@ def apply(directory: Path, url: DatabaseURL, operation: str, target: str, state:
     reporter = _Reporter(run)
     with ALEMBIC_GUARD:
         script = state.script or _load_script(directory)
-        options = RunOptions(url=url, on_version_applied=reporter.applied,
-                             on_begin=reporter.committed)
+        options = RunOptions(
+            url=url, on_version_applied=reporter.applied, on_begin=reporter.committed
+        )
         config = _config(directory, options)
         with EnvironmentContext(
             config, script, fn=_steps(script, operation, target), destination_rev=target
@@ -205,7 +218,7 @@ def render_sql(directory: Path, url: DatabaseURL, operation: str, target: str) -
     """The SQL of an upgrade or downgrade from the database's current revision."""
     heads = _heads(url)
     if len(heads) > 1:
-        raise MigrationError(f"the database has several heads ({', '.join(heads)})")
+        raise ValueError(f"the database has several heads ({', '.join(heads)})")
     buffer = io.StringIO()
     with ALEMBIC_GUARD:
         script = _load_script(directory)
@@ -228,8 +241,9 @@ def render_sql(directory: Path, url: DatabaseURL, operation: str, target: str) -
 # -- revisions -------------------------------------------------------------
 
 
-def create(directory: Path, message: str, *, autogenerate: bool | None, slug: str,
-           url: DatabaseURL | None) -> str:
+def create(
+    directory: Path, message: str, *, autogenerate: bool | None, slug: str, url: DatabaseURL | None
+) -> str:
     config = _config(directory)
     models = recorded_models(config)
     if autogenerate is None:
@@ -237,10 +251,11 @@ def create(directory: Path, message: str, *, autogenerate: bool | None, slug: st
     options = None
     if autogenerate:
         if url is None:
-            raise MigrationError("autogenerate compares models with a database: "
-                                 "pass connection_string")
+            raise MigrationCreationError(
+                "autogenerate compares models with a database: pass connection_string"
+            )
         if not models:
-            raise MigrationError(
+            raise MigrationCreationError(
                 "autogenerate needs models: run init_migrations with models_module=..."
             )
         options = RunOptions(url=url, target_metadata=find_metadata(load_models(models)))
@@ -248,7 +263,7 @@ def create(directory: Path, message: str, *, autogenerate: bool | None, slug: st
         config = _config(directory, options)
         script = command.revision(config, message=message, autogenerate=autogenerate)
     if script is None or isinstance(script, list):
-        raise MigrationError("Alembic did not write a single revision")
+        raise MigrationCreationError("Alembic did not write a single revision")
     path = Path(script.path)
     target = path.with_name(f"{script.revision}_{slug}.py")
     if path != target:
@@ -299,7 +314,7 @@ def _heads(url: DatabaseURL) -> tuple[str, ...]:
         return _sqlite_heads(url)
     if url.backend == "postgresql":
         return _postgresql_heads(url)
-    raise MigrationError(f"unsupported database {url.backend}")
+    raise ValueError(f"unsupported database {url.backend}")
 
 
 def _sqlite_heads(url: DatabaseURL) -> tuple[str, ...]:

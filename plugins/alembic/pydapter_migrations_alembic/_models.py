@@ -6,12 +6,25 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["ModelsRef", "find_metadata", "load_models", "models_ref"]
+from pydapter_migrations.errors import MigrationError
+
+__all__ = [
+    "ModelsRef",
+    "ModelsScriptStopped",
+    "find_metadata",
+    "load_models",
+    "models_ref",
+    "refuse_while_loading_models",
+]
+
+# Set while a models file runs for its models (contextvars follow asyncio.to_thread).
+_LOADING: ContextVar[bool] = ContextVar("pydapter_alembic_loading_models", default=False)
 
 
 @dataclass(frozen=True)
@@ -108,12 +121,38 @@ def _load_file(path: Path) -> ModuleType:
     # Registered before running, as the import system does (SQLAlchemy resolves
     # relationship() strings through sys.modules).
     sys.modules[name] = module
+    token = _LOADING.set(True)
     try:
         spec.loader.exec_module(module)
+    except (ModelsScriptStopped, MigrationError):
+        # A script that passes ``sys.modules[__name__]`` runs again here, as a module.
+        # Its first Alembic call stops it (see refuse_while_loading_models); the models
+        # defined above that call are what we came for.
+        try:
+            find_metadata(module)
+        except LookupError:
+            sys.modules.pop(name, None)
+            raise
     except BaseException:
         sys.modules.pop(name, None)
         raise
+    finally:
+        _LOADING.reset(token)
     return module
+
+
+class ModelsScriptStopped(BaseException):
+    """Stops a models script, re-run for its models, at its first Alembic call.
+
+    A ``BaseException``, so that the script's own ``except Exception`` does not go on.
+    """
+
+
+def refuse_while_loading_models() -> None:
+    """Called first by every adapter step: a script being re-run only for its models
+    must not migrate anything (its relative paths would not even mean the same here)."""
+    if _LOADING.get():
+        raise ModelsScriptStopped("a models script calls the adapter while being loaded")
 
 
 def find_metadata(module: ModuleType) -> Any:

@@ -32,7 +32,9 @@ class AlembicAdapter(SyncMigrationAdapter):
     @classmethod
     def _is_initialised(cls, directory: Path) -> bool:
         from ._engine import is_initialised
+        from ._models import refuse_while_loading_models
 
+        refuse_while_loading_models()
         return is_initialised(directory)
 
     @classmethod
@@ -45,7 +47,9 @@ class AlembicAdapter(SyncMigrationAdapter):
         **kwargs: Any,
     ) -> None:
         from ._engine import init
+        from ._models import refuse_while_loading_models
 
+        refuse_while_loading_models()
         init(directory, models_module)
 
     @classmethod

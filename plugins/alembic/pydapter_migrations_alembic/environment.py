@@ -23,7 +23,6 @@ from ._models import ModelsRef, find_metadata, load_models
 
 if TYPE_CHECKING:
     from alembic.config import Config
-    from alembic.runtime.environment import EnvironmentContext
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.ext.asyncio import AsyncEngine
 

@@ -11,7 +11,9 @@ def revision_file(directory: Path, revision: str) -> Path:
     return path
 
 
-def write_revision(directory: Path, revision: str, upgrade: list[str], downgrade: list[str]) -> None:
+def write_revision(
+    directory: Path, revision: str, upgrade: list[str], downgrade: list[str]
+) -> None:
     """Make ``revision`` run the SQL statements ``upgrade`` / ``downgrade`` with op.execute."""
     path = revision_file(directory, revision)
     text = path.read_text()

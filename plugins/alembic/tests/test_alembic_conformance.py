@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from pydapter_migrations.testing import BaseAsyncMigrationSuite, BaseMigrationSuite
-
+from alembic_helpers import write_revision
 from pydapter_migrations_alembic import AlembicAdapter, AsyncAlembicAdapter
 
-from alembic_helpers import write_revision
+from pydapter_migrations.testing import BaseAsyncMigrationSuite, BaseMigrationSuite
 
 
 class TestAlembicSQLite(BaseMigrationSuite):
