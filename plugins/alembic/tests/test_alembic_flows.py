@@ -589,7 +589,7 @@ def test_password_stays_out_of_files_and_errors(
 def test_errors_are_mapped_to_documented_types(tmp_path: Path, sqlite_url: str) -> None:
     directory = tmp_path / "migrations"
     AlembicAdapter.init_migrations(directory)
-    r1 = AlembicAdapter.create_migration("one", directory=directory)
+    AlembicAdapter.create_migration("one", directory=directory)
     r2 = AlembicAdapter.create_migration("two", directory=directory)
     AlembicAdapter.upgrade(directory=directory, connection_string=sqlite_url)
     with pytest.raises(MigrationNotFoundError) as info:
