@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import itertools
 import os
 import re
 import tempfile
@@ -101,19 +102,22 @@ def revision_paths(versions: Path) -> dict[str, Path]:
 
 def read_header(path: Path) -> Header:
     """The ``-- message:`` and ``-- depends:`` lines at the top of ``path``."""
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if path.suffix == ".py":
-        match = _PY_DEPENDS.search(text)
-        depends = re.findall(r"""["']([^"']+)["']""", match.group(1)) if match else []
-        return Header(None, tuple(depends))
-    return parse_header(text)
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        if path.suffix == ".py":
+            match = _PY_DEPENDS.search(handle.read())
+            depends = re.findall(r"""["']([^"']+)["']""", match.group(1)) if match else []
+            return Header(None, tuple(depends))
+        # Only the leading comment block is read: revision files can be large.
+        return parse_header(itertools.takewhile(_COMMENT_OR_BLANK.match, handle))
 
 
-def parse_header(text: str) -> Header:
-    """The header of a ``.sql`` revision holding ``text``."""
+def parse_header(lines: Iterable[str] | str) -> Header:
+    """The header of a ``.sql`` revision whose text (or lines) is ``lines``."""
+    if isinstance(lines, str):
+        lines = re.split(r"\r\n|\r|\n", lines)
     message: str | None = None
     depends: list[str] = []
-    for line in re.split(r"\r\n|\r|\n", text):
+    for line in lines:
         if not _COMMENT_OR_BLANK.match(line):
             break
         directive = _HEADER_LINE.match(line)
