@@ -217,5 +217,8 @@ def mask_secrets(text: str, secrets: Iterable[str]) -> str:
 
 
 def _mask_unparsed(text: str) -> str:
-    """Best-effort masking for strings that did not parse as URLs."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", rf"\1{MASK}@", str(text))
+    """Best-effort masking for strings that did not parse as URLs.
+
+    Masks up to the last ``@``: an unencoded ``@`` in the password must not reveal its tail.
+    """
+    return re.sub(r"(://[^:/@]*:).*@", rf"\1{MASK}@", str(text), flags=re.DOTALL)
