@@ -129,10 +129,16 @@ def _graph(directory: Path) -> tuple[RevisionGraph, ScriptDirectory | None]:
     cached = graph_cache.read_cache(directory, stats)
     if cached is not None:
         return cached, None
+    unsure = graph_cache.racy(stats, scanned)
+    before = graph_cache.digests(directory, unsure)
     script = _load_script(directory)
     graph = RevisionGraph.from_script(script)
-    if graph_cache.fingerprint(directory) == stats:
-        graph_cache.write_cache(directory, graph, stats, scanned)
+    # Cached only if nothing moved while Alembic read the files.
+    if (
+        graph_cache.fingerprint(directory) == stats
+        and graph_cache.digests(directory, unsure) == before
+    ):
+        graph_cache.write_cache(directory, graph, stats, scanned, before)
     return graph, script
 
 

@@ -4,15 +4,17 @@ Alembic learns the graph by importing every revision file. The graph (ids, down
 revisions, dependencies, branch labels, messages) is kept in
 ``<directory>/__pycache__/pydapter_alembic_graph.json`` with the name, size, mtime,
 ctime and inode of every entry of ``versions/`` and of ``alembic.ini``. The cache is used
-only when it proves itself fresh: the same entries with the same stats, each last
-changed well before the cache was made (a file changed within the clock's granularity
-of the scan could change again without its stats showing it). Otherwise the scripts are
-loaded by Alembic and the cache rewritten.
+only when it proves itself fresh: the same entries with the same stats. A file whose
+timestamps fall within the clock's granularity of the scan could change again without
+its stats showing it ("racy", as git calls it); for those the cache also holds a digest
+of the content that was parsed, and they are trusted only while their content still
+matches it. Otherwise the scripts are loaded by Alembic and the cache rewritten.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RevisionGraph", "RevisionInfo", "fingerprint", "read_cache", "write_cache"]
 
-_FORMAT = 1
+_FORMAT = 2
 _CACHE_DIR = "__pycache__"
 _CACHE_NAME = "pydapter_alembic_graph.json"
 # Timestamps closer than this to the scan cannot prove a file unchanged since.
@@ -160,6 +162,22 @@ def _alembic_version() -> str:
     return version("alembic")
 
 
+def racy(stats: dict[str, Stat], scanned_ns: int) -> list[str]:
+    """The entries whose stats cannot prove them unchanged since ``scanned_ns``."""
+    return [name for name, st in stats.items() if max(st[1], st[2]) > scanned_ns - _RACY_NS]
+
+
+def digests(directory: Path, names: Iterable[str]) -> dict[str, str]:
+    """Content digests of the entries ``names`` (paths relative to ``directory``)."""
+    found = {}
+    for name in names:
+        try:
+            found[name] = hashlib.sha256((directory / name).read_bytes()).hexdigest()
+        except OSError:
+            found[name] = ""
+    return found
+
+
 def read_cache(directory: Path, stats: dict[str, Stat]) -> RevisionGraph | None:
     """The cached graph if it provably matches ``stats``; ``None`` otherwise."""
     try:
@@ -169,11 +187,14 @@ def read_cache(directory: Path, stats: dict[str, Stat]) -> RevisionGraph | None:
     try:
         if data["format"] != _FORMAT or data["alembic"] != _alembic_version():
             return None
-        scanned = int(data["scanned_ns"])
         cached = {name: tuple(stat) for name, stat in data["stats"].items()}
         if cached != stats:
             return None
-        if any(max(st[1], st[2]) > scanned - _RACY_NS for st in stats.values()):
+        unsure = racy(stats, int(data["scanned_ns"]))
+        known: dict[str, str] = data["digests"]
+        if any(name not in known for name in unsure):
+            return None
+        if digests(directory, unsure) != {name: known[name] for name in unsure}:
             return None
         revisions = {
             item["revision"]: RevisionInfo(
@@ -191,15 +212,20 @@ def read_cache(directory: Path, stats: dict[str, Stat]) -> RevisionGraph | None:
 
 
 def write_cache(
-    directory: Path, graph: RevisionGraph, stats: dict[str, Stat], scanned_ns: int
+    directory: Path,
+    graph: RevisionGraph,
+    stats: dict[str, Stat],
+    scanned_ns: int,
+    content: dict[str, str],
 ) -> None:
-    """Store ``graph`` for ``stats`` taken at ``scanned_ns``; best effort (read-only
-    directories just go without)."""
+    """Store ``graph`` for ``stats`` taken at ``scanned_ns``, with the ``content`` digests
+    of the racy entries; best effort (read-only directories just go without)."""
     data: dict[str, Any] = {
         "format": _FORMAT,
         "alembic": _alembic_version(),
         "scanned_ns": scanned_ns,
         "stats": stats,
+        "digests": content,
         "revisions": [
             {
                 "revision": i.revision,
