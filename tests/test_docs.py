@@ -211,8 +211,9 @@ class PageRunner:
                 exec(code, self.namespace)
         except Exception as error:
             # Drop this runner's own frame: the page's frames are what matters.
+            tb = error.__traceback__
             details = "".join(
-                traceback.format_exception(type(error), error, error.__traceback__.tb_next)
+                traceback.format_exception(type(error), error, tb.tb_next if tb else None)
             )
             pytest.fail(_failure(block, "python block failed", details), pytrace=False)
 
@@ -248,7 +249,7 @@ class PageRunner:
                     _failure(
                         block,
                         f"`{command}` did not finish within {CONSOLE_TIMEOUT}s",
-                        f"stdout:\n{timeout.stdout}\nstderr:\n{timeout.stderr}",
+                        f"stdout:\n{_text(timeout.stdout)}\nstderr:\n{_text(timeout.stderr)}",
                     ),
                     pytrace=False,
                 )
@@ -277,6 +278,13 @@ class PageRunner:
         cwd = cwd_file.read_text().strip()
         if cwd and Path(cwd).is_dir():
             os.chdir(cwd)
+
+
+def _text(output: str | bytes | None) -> str:
+    # TimeoutExpired carries bytes even when the run asked for text.
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
 
 
 def _shell_environment() -> dict[str, str]:
@@ -365,6 +373,7 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
         cwd=ROOT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},  # silence a theme banner
         capture_output=True,
         text=True,
         timeout=240,
