@@ -703,3 +703,24 @@ def test_racy_files_are_trusted_only_while_their_content_matches(tmp_path: Path)
     assert _graph.read_cache(directory, _graph.fingerprint(directory)) is None
     [entry] = AlembicAdapter.get_migration_history(directory=directory)
     assert entry["description"] == "ORIGINAL"
+
+
+@pytest.mark.parametrize("driver", ["postgresql", "postgresql+asyncpg"])
+def test_postgresql_migration_connections_carry_the_session_options(
+    tmp_path: Path, postgresql_url: str, driver: str
+) -> None:
+    """A killed client's transaction must die within a second: the setting is on."""
+    url = postgresql_url.replace("postgresql://", f"{driver}://", 1)
+    directory = tmp_path / "migrations"
+    AlembicAdapter.init_migrations(directory)
+    revision = AlembicAdapter.create_migration("record the setting", directory=directory)
+    write_revision(
+        directory,
+        revision,
+        [
+            "CREATE TABLE seen AS SELECT current_setting('client_connection_check_interval') AS v",
+        ],
+        ["DROP TABLE seen"],
+    )
+    AlembicAdapter.upgrade(directory=directory, connection_string=url)
+    assert KitDatabase(DatabaseURL.parse(postgresql_url)).query("SELECT v FROM seen") == [("1s",)]
