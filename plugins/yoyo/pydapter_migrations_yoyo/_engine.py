@@ -67,7 +67,13 @@ def yoyo_uri(url: DatabaseURL) -> DatabaseURI:
     url = url.sync()
     if url.backend == "sqlite":
         path = url.sqlite_path
-        return DatabaseURI("sqlite", None, None, None, None, str(path or ":memory:"), {})
+        if path is None:
+            # Every call opens its own connection: the database would vanish in between.
+            raise ValueError(
+                "an in-memory SQLite database lasts one connection, so migrations applied "
+                "to it would be lost at once; use a file (sqlite:///app.db)"
+            )
+        return DatabaseURI("sqlite", None, None, None, None, str(path), {})
     if url.backend != "postgresql":
         raise ValueError(f"the yoyo backend does not support {url.backend} databases")
     args = dict(url.query)

@@ -21,7 +21,7 @@ from pydapter_migrations.errors import (
     MigrationUpgradeError,
 )
 from pydapter_migrations.events import MigrationRun
-from pydapter_migrations.revisions import plan_linear
+from pydapter_migrations.revisions import HEAD, plan_linear
 from pydapter_migrations.urls import DatabaseURL
 
 from . import _files
@@ -87,9 +87,15 @@ class YoyoAdapter(SyncMigrationAdapter):
         _reject_options(
             kwargs, MigrationUpgradeError if operation == "upgrade" else MigrationDowngradeError
         )
-        migrations = _engine.load(directory)
         with _engine.connect(url, _files.migration_table(directory)) as backend:
             applied = _engine.applied_ids(backend)
+        if operation == "upgrade" and target == HEAD:
+            known = _files.revision_paths(_files.versions_dir(directory))
+            if known.keys() <= applied:
+                # Nothing pending (every deploy's case): no file needs reading, as with
+                # yoyo itself; loading parses every upgrade and rollback file with sqlparse.
+                return MigrationPlan([], [])
+        migrations = _engine.load(directory)
         # yoyo applies any pending revision, even one older than the applied ones (a file
         # merged from another branch); seen as a line, the applied ones come first.
         order = [m.id for m in migrations if m.id in applied]

@@ -26,7 +26,6 @@ ENCODED = "p%25w%40rd%2F%3A%3F%23"
         ("sqlite:///relative/app.db", "sqlite", "relative/app.db"),
         ("sqlite:////abs/app.db", "sqlite", "/abs/app.db"),
         ("sqlite+aiosqlite:////abs/app.db", "sqlite", "/abs/app.db"),
-        ("sqlite://", "sqlite", ":memory:"),
         (f"postgresql://bob:{ENCODED}@db.example:6543/main", "postgresql+psycopg", "main"),
         (f"postgresql+psycopg://bob:{ENCODED}@db.example:6543/main", "postgresql+psycopg", "main"),
         (f"postgresql+asyncpg://bob:{ENCODED}@db.example:6543/main", "postgresql+psycopg", "main"),
@@ -45,6 +44,13 @@ def test_urls_translate_to_yoyo(url: str, scheme: str, database: str) -> None:
         assert "-c client_connection_check_interval=1000" in uri.args["options"]
         # Its text form is what the yoyo command line would take, and parses back the same.
         assert parse_uri(str(uri)) == uri
+
+
+def test_in_memory_sqlite_is_refused(tmp_path: Path) -> None:
+    directory, _ = _directory(tmp_path, "memory", ["CREATE TABLE t (id integer)"])
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        with pytest.raises(MigrationUpgradeError, match="in-memory"):
+            YoyoAdapter.upgrade(directory=directory, connection_string=url)
 
 
 def test_url_query_options_are_kept() -> None:
