@@ -19,7 +19,7 @@ from cli_testing import Result, Run, base_environ, executable, make_site
 
 @pytest.fixture(scope="session")
 def ref_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The reference adapter, keys ``ref`` and ``async_ref``, as distribution ``cli-ref``."""
+    """The reference adapters (keys ``ref``, ``async_ref``, ``raw``) as distribution ``cli-ref``."""
     return make_site(
         tmp_path_factory.mktemp("ref-site"),
         "cli-ref",
@@ -27,6 +27,7 @@ def ref_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {
             "ref": "cli_ref_adapter:RefAdapter",
             "async_ref": "cli_ref_adapter:AsyncRefAdapter",
+            "raw": "cli_ref_adapter:RawAdapter",
         },
     )
 

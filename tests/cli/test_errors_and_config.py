@@ -105,6 +105,21 @@ def test_bad_url_is_exit_1_and_masked(run: Run, ref_dir: list[str]) -> None:
         assert "postgresql" in result.stderr
 
 
+def test_unexpected_exception_is_one_masked_line(run: Run) -> None:
+    # the password is "p@ss@word": neither form may be printed
+    pg_url = "postgresql://me:p%40ss%40word@127.0.0.1/db"
+    result = run("-b", "raw", "--url", pg_url, "current")
+    line = _one_error_line(result, 1)
+    assert line.startswith("Error: unexpected RuntimeError: cannot reach postgresql://me:***@")
+    assert "second line" in line  # joined, not cut
+    assert "--verbose" in line
+    assert "p@ss@word" not in result.output and "p%40ss%40word" not in result.output
+    verbose = run("-b", "raw", "--url", pg_url, "-v", "current")
+    assert verbose.returncode == 1
+    assert "Traceback" in verbose.stderr and "RuntimeError" in verbose.stderr
+    assert "p@ss@word" not in verbose.output and "p%40ss%40word" not in verbose.output
+
+
 def test_lock_timeout(run: Run, ref_dir: list[str], tmp_path: Path) -> None:
     url = ref_dir[-1]
     with database_lock(DatabaseURL.parse(url), timeout=5):

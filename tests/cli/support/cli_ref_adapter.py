@@ -114,3 +114,14 @@ class RefAdapter(SyncMigrationAdapter):
 class AsyncRefAdapter(AsyncMigrationAdapter):
     migration_key = "async_ref"
     sync_adapter = RefAdapter
+
+
+class RawAdapter(SyncMigrationAdapter):
+    """An adapter that bypasses the core's error mapping and fails with a raw exception
+    quoting its connection string, as a careless third-party adapter might."""
+
+    migration_key = "raw"
+
+    @classmethod
+    def get_current_revision(cls, *, directory: Any, connection_string: str, **kw: Any) -> None:
+        raise RuntimeError(f"cannot reach {connection_string}\nsecond line")
