@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
+
+# asyncio is imported inside the functions: it is a third of the package's import time,
+# and quick commands (``pydapter-migrate --help``) never need it.
 
 __all__ = ["run_async", "run_sync"]
 
@@ -18,6 +19,8 @@ async def run_sync(func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -
 
     Context variables are copied to the thread, as :func:`asyncio.to_thread` does.
     """
+    import asyncio
+
     return await asyncio.to_thread(func, *args, **kwargs)
 
 
@@ -28,6 +31,9 @@ def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     called from a coroutine) it runs on a fresh loop in a helper thread, since a running
     loop cannot be re-entered.
     """
+    import asyncio
+    import concurrent.futures
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
