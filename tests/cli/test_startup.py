@@ -56,3 +56,10 @@ def test_backends_loads_the_adapter_classes_but_not_their_engines(
         if key in available_adapters():
             assert f"{module}.adapter" in modules
     assert not any(m.split(".")[0] in HEAVY for m in modules)
+
+
+def test_help_does_not_start_asyncio(ref_site: Path, tmp_path: Path) -> None:
+    # asyncio is a large share of start-up; only async backends need it, when they run.
+    code, modules = _imported(["--help"], ref_site, tmp_path)
+    assert code == 0
+    assert "asyncio" not in modules
