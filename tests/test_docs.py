@@ -344,7 +344,17 @@ def _isolated_page(workdir: Path, runner: PageRunner) -> Iterator[None]:
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("page", _pages(), ids=_relative)
+def _page_params() -> list[Any]:
+    """One parameter per page; pages that use PostgreSQL carry the ``postgresql`` mark."""
+    params = []
+    for page in _pages():
+        uses_postgresql = _PG_URL.search(page.read_text(encoding="utf-8")) is not None
+        marks = [pytest.mark.postgresql] if uses_postgresql else []
+        params.append(pytest.param(page, id=_relative(page), marks=marks))
+    return params
+
+
+@pytest.mark.parametrize("page", _page_params())
 def test_page_samples_run(page: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """Every runnable block of ``page`` runs and succeeds, in order."""
     blocks = parse_blocks(page)
