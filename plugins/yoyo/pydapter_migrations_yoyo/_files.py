@@ -92,11 +92,15 @@ class Header:
 def revision_paths(versions: Path) -> dict[str, Path]:
     """Revision id -> upgrade file, for the ``.sql`` and ``.py`` files yoyo would read."""
     found: dict[str, Path] = {}
-    for path in versions.iterdir():
-        if path.name.endswith(ROLLBACK_SUFFIX) or path.name.startswith((".", "_tmp_yoyonew")):
-            continue
-        if path.suffix in {".sql", ".py"} and path.is_file():
-            found[path.stem] = path
+    # scandir's entries know their type without a stat per file (1000s of revisions).
+    with os.scandir(versions) as entries:
+        for entry in entries:
+            name = entry.name
+            if name.endswith(ROLLBACK_SUFFIX) or name.startswith((".", "_tmp_yoyonew")):
+                continue
+            stem, suffix = os.path.splitext(name)
+            if suffix in {".sql", ".py"} and entry.is_file():
+                found[stem] = versions / name
     return found
 
 
