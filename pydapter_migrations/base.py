@@ -305,7 +305,7 @@ class SyncMigrationAdapter(BaseMigrationAdapter):
             )
         if not cls._is_initialised(path):
             raise error_type(
-                f"{path} is not a {cls.migration_key} migration directory; "
+                f"{path} is not a migration directory of the {cls.migration_key} backend; "
                 "run init_migrations first"
             )
         return path
