@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -205,6 +204,8 @@ def _fail(
 ) -> NoReturn:
     state = ctx.ensure_object(_State)
     if state.verbose:
+        import traceback
+
         text = "".join(traceback.format_exception(error))
         click.echo(state.mask(text.rstrip()), err=True)
     text = str(error).strip()
