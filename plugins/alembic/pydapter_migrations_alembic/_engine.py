@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import io
 import os
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,7 +27,6 @@ from alembic.script.revision import ResolutionError
 
 from pydapter_migrations.errors import (
     MigrationCreationError,
-    MigrationError,
     MigrationNotFoundError,
 )
 from pydapter_migrations.events import MigrationRun
@@ -37,6 +35,8 @@ from pydapter_migrations.urls import DatabaseURL
 from . import _graph as graph_cache
 from ._graph import RevisionGraph
 from ._models import find_metadata, load_models, models_ref
+from ._quick import current, is_initialised
+from ._quick import heads as _heads
 from .environment import ATTRIBUTE, RunOptions, recorded_models
 
 __all__ = [
@@ -54,19 +54,10 @@ __all__ = [
 #: Serialises every use of Alembic's global proxies within this process.
 ALEMBIC_GUARD = threading.RLock()
 
-_VERSION_TABLE = "alembic_version"
 _TEMPLATE_FILES = ("env.py", "script.py.mako")
 
 
 # -- layout ----------------------------------------------------------------
-
-
-def is_initialised(directory: Path) -> bool:
-    return (
-        (directory / "alembic.ini").is_file()
-        and (directory / "env.py").is_file()
-        and (directory / "versions").is_dir()
-    )
 
 
 def _ini_value(value: str) -> str:
@@ -299,56 +290,3 @@ def _scalar(revisions: tuple[str, ...]) -> str | tuple[str, ...] | None:
     if not revisions:
         return None
     return revisions[0] if len(revisions) == 1 else revisions
-
-
-# -- reading the version table directly ----------------------------------
-
-
-def current(url: DatabaseURL) -> str | None:
-    heads = _heads(url)
-    if len(heads) > 1:
-        raise MigrationError(
-            f"the database has several heads ({', '.join(heads)}); merge them first"
-        )
-    return heads[0] if heads else None
-
-
-def _heads(url: DatabaseURL) -> tuple[str, ...]:
-    """The rows of the version table, read with the plain driver (no Alembic, no
-    SQLAlchemy); a database without the table (or without a file) has none."""
-    if url.backend == "sqlite":
-        return _sqlite_heads(url)
-    if url.backend == "postgresql":
-        return _postgresql_heads(url)
-    raise ValueError(f"unsupported database {url.backend}")
-
-
-def _sqlite_heads(url: DatabaseURL) -> tuple[str, ...]:
-    path = url.sqlite_path
-    if path is None or not path.exists():
-        return ()
-    # Read-only: asking for the revision never creates or changes the database.
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-    try:
-        found = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_VERSION_TABLE,)
-        ).fetchone()
-        if not found:
-            return ()
-        rows = conn.execute(f"SELECT version_num FROM {_VERSION_TABLE}").fetchall()
-    finally:
-        conn.close()
-    return tuple(sorted(str(r[0]) for r in rows))
-
-
-def _postgresql_heads(url: DatabaseURL) -> tuple[str, ...]:
-    import psycopg
-
-    kwargs = url.sync().psycopg_kwargs()
-    kwargs.setdefault("connect_timeout", 10)
-    with psycopg.connect(autocommit=True, **kwargs) as conn:
-        found = conn.execute("SELECT to_regclass(%s)", (_VERSION_TABLE,)).fetchone()
-        if not found or found[0] is None:
-            return ()
-        rows = conn.execute(f"SELECT version_num FROM {_VERSION_TABLE}").fetchall()
-    return tuple(sorted(str(r[0]) for r in rows))

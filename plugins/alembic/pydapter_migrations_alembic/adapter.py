@@ -31,8 +31,8 @@ class AlembicAdapter(SyncMigrationAdapter):
 
     @classmethod
     def _is_initialised(cls, directory: Path) -> bool:
-        from ._engine import is_initialised
         from ._models import refuse_while_loading_models
+        from ._quick import is_initialised
 
         refuse_while_loading_models()
         return is_initialised(directory)
@@ -71,6 +71,11 @@ class AlembicAdapter(SyncMigrationAdapter):
     def _plan(
         cls, directory: Path, url: DatabaseURL, operation: str, target: str, **kwargs: Any
     ) -> MigrationPlan:
+        from ._quick import up_to_date
+
+        if up_to_date(directory, url, operation, target):
+            # The deploy-time no-op: answered without importing Alembic.
+            return MigrationPlan(revisions=[], state=(target, None))
         from ._engine import plan
 
         revisions, state = plan(directory, url, operation, target)
@@ -85,6 +90,8 @@ class AlembicAdapter(SyncMigrationAdapter):
         run: MigrationRun,
         **kwargs: Any,
     ) -> None:
+        if not plan.revisions:
+            return  # nothing to run: no need to import Alembic
         from ._engine import apply
 
         target, state = plan.state
@@ -100,7 +107,7 @@ class AlembicAdapter(SyncMigrationAdapter):
 
     @classmethod
     def _current(cls, directory: Path, url: DatabaseURL, **kwargs: Any) -> str | None:
-        from ._engine import current
+        from ._quick import current
 
         return current(url)
 

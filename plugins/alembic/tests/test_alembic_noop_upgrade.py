@@ -1,0 +1,81 @@
+"""The no-op upgrade (every deploy's case) answers without importing Alembic, and never
+from a graph cache that cannot prove itself fresh."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic_helpers import write_revision
+from pydapter_migrations_alembic import AlembicAdapter
+
+_NOOP_UPGRADE = """
+import json, sys
+from pydapter_migrations_alembic import AlembicAdapter
+AlembicAdapter.upgrade("head", directory=sys.argv[1], connection_string=sys.argv[2])
+AlembicAdapter.get_current_revision(directory=sys.argv[1], connection_string=sys.argv[2])
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("alembic", "sqlalchemy"))))
+"""
+
+
+def _tables(url: str) -> set[str]:
+    path = url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {row[0] for row in rows}
+
+
+def _revision(directory: Path, table: str) -> str:
+    rev = AlembicAdapter.create_migration(f"create {table}", False, directory=directory)
+    write_revision(directory, rev, [f"CREATE TABLE {table} (id integer)"], [f"DROP TABLE {table}"])
+    return rev
+
+
+def test_upgrade_with_nothing_pending_imports_neither_alembic_nor_sqlalchemy(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    directory = tmp_path / "migrations"
+    AlembicAdapter.init_migrations(directory)
+    _revision(directory, "a")
+    _revision(directory, "b")
+    AlembicAdapter.upgrade("head", directory=directory, connection_string=sqlite_url)
+    # Builds the graph cache (as any call through Alembic does).
+    AlembicAdapter.get_migration_history(directory=directory)
+    out = subprocess.run(
+        [sys.executable, "-c", _NOOP_UPGRADE, str(directory), sqlite_url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert json.loads(out) == []
+
+
+def test_a_new_revision_is_applied_even_right_after_a_noop_upgrade(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    directory = tmp_path / "migrations"
+    AlembicAdapter.init_migrations(directory)
+    _revision(directory, "a")
+    AlembicAdapter.upgrade("head", directory=directory, connection_string=sqlite_url)
+    AlembicAdapter.upgrade("head", directory=directory, connection_string=sqlite_url)
+    # Within the clock's granularity of the cache: the new file must still be seen.
+    second = _revision(directory, "b")
+    AlembicAdapter.upgrade("head", directory=directory, connection_string=sqlite_url)
+    assert {"a", "b"} <= _tables(sqlite_url)
+    current = AlembicAdapter.get_current_revision(directory=directory, connection_string=sqlite_url)
+    assert current == second
+
+
+def test_a_database_off_the_tip_is_upgraded(tmp_path: Path, sqlite_url: str) -> None:
+    directory = tmp_path / "migrations"
+    AlembicAdapter.init_migrations(directory)
+    first = _revision(directory, "a")
+    _revision(directory, "b")
+    AlembicAdapter.upgrade(first, directory=directory, connection_string=sqlite_url)
+    AlembicAdapter.get_migration_history(directory=directory)
+    assert "b" not in _tables(sqlite_url)
+    AlembicAdapter.upgrade("head", directory=directory, connection_string=sqlite_url)
+    assert {"a", "b"} <= _tables(sqlite_url)
