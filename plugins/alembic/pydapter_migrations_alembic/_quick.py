@@ -56,7 +56,8 @@ def current(url: DatabaseURL) -> str | None:
     found = heads(url)
     if len(found) > 1:
         raise MigrationError(
-            f"the database has several heads ({', '.join(found)}); merge them first"
+            f"the database is at several branch heads ({', '.join(found)}), so it has no "
+            "single current revision; upgrade to a merge revision or downgrade to one head"
         )
     return found[0] if found else None
 
