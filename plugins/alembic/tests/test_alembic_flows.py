@@ -724,3 +724,47 @@ def test_postgresql_migration_connections_carry_the_session_options(
     )
     AlembicAdapter.upgrade(directory=directory, connection_string=url)
     assert KitDatabase(DatabaseURL.parse(postgresql_url)).query("SELECT v FROM seen") == [("1s",)]
+
+
+def test_branches_and_a_merge(tmp_path: Path, sqlite_url: str) -> None:
+    """Hand-written branches: history lists the merge's parents; a database left at two
+    heads has no single current revision and says so."""
+    directory = tmp_path / "migrations"
+    AlembicAdapter.init_migrations(directory)
+    versions = directory / "versions"
+
+    def script(revision: str, down: str | tuple[str, ...] | None, table: str) -> None:
+        (versions / f"{revision}_{table}.py").write_text(
+            f'"""{table}"""\nfrom alembic import op\n\n'
+            f"revision = {revision!r}\ndown_revision = {down!r}\n"
+            "branch_labels = None\ndepends_on = None\n\n\n"
+            f"def upgrade():\n    op.execute('CREATE TABLE {table} (id integer)')\n\n\n"
+            f"def downgrade():\n    op.execute('DROP TABLE {table}')\n"
+        )
+
+    script("aaaaaaaaaaaa", None, "root")
+    script("bbbbbbbbbbbb", "aaaaaaaaaaaa", "left")
+    script("cccccccccccc", "aaaaaaaaaaaa", "right")
+    script("dddddddddddd", ("bbbbbbbbbbbb", "cccccccccccc"), "joined")
+    history = AlembicAdapter.get_migration_history(directory=directory)
+    assert history[0]["revision"] == "aaaaaaaaaaaa"
+    assert history[-1]["revision"] == "dddddddddddd"
+    assert history[-1]["down_revision"] == ("bbbbbbbbbbbb", "cccccccccccc")
+
+    AlembicAdapter.upgrade(directory=directory, connection_string=sqlite_url)
+    current = AlembicAdapter.get_current_revision(directory=directory, connection_string=sqlite_url)
+    assert current == "dddddddddddd"
+    AlembicAdapter.downgrade("bbbbbbbbbbbb", directory=directory, connection_string=sqlite_url)
+    with pytest.raises(MigrationError, match="several branch heads"):
+        AlembicAdapter.get_current_revision(directory=directory, connection_string=sqlite_url)
+    applied = AlembicAdapter.get_migration_history(
+        directory=directory, connection_string=sqlite_url
+    )
+    assert {h["revision"]: h["applied"] for h in applied} == {
+        "aaaaaaaaaaaa": True,
+        "bbbbbbbbbbbb": True,
+        "cccccccccccc": True,
+        "dddddddddddd": False,
+    }
+    AlembicAdapter.upgrade(directory=directory, connection_string=sqlite_url)
+    assert "joined" in KitDatabase(DatabaseURL.parse(sqlite_url)).tables()
