@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -529,22 +528,23 @@ def test_plain_alembic_command_with_database_url(
     revision = AlembicAdapter.create_migration(
         "users", autogenerate=True, directory=directory, connection_string=url
     )
-    alembic = shutil.which("alembic") or "alembic"
+    # The plain command, as `python -m alembic` so it is this environment's Alembic.
+    alembic = [sys.executable, "-m", "alembic"]
     ini = str(directory / "alembic.ini")
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     missing = subprocess.run(
-        [alembic, "-c", ini, "upgrade", "head"], env=env, capture_output=True, text=True
+        [*alembic, "-c", ini, "upgrade", "head"], env=env, capture_output=True, text=True
     )
     assert missing.returncode != 0
     assert "DATABASE_URL" in missing.stderr
     env["DATABASE_URL"] = url
     done = subprocess.run(
-        [alembic, "-c", ini, "upgrade", "head"], env=env, capture_output=True, text=True
+        [*alembic, "-c", ini, "upgrade", "head"], env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
     assert "users" in db.tables()
     current = subprocess.run(
-        [alembic, "-c", ini, "current"], env=env, capture_output=True, text=True
+        [*alembic, "-c", ini, "current"], env=env, capture_output=True, text=True
     )
     assert current.returncode == 0 and revision in current.stdout
     assert AlembicAdapter.get_current_revision(directory=directory, connection_string=url) == (
