@@ -216,7 +216,7 @@ def test_other_directories_are_not_yoyo_environments(tmp_path: Path, sqlite_url:
     other = tmp_path / "alembic_like"
     (other / "versions").mkdir(parents=True)
     (other / "alembic.ini").write_text("[alembic]\n")
-    with pytest.raises(MigrationUpgradeError, match="yoyo.*init_migrations"):
+    with pytest.raises(MigrationUpgradeError, match=r"yoyo.*init_migrations"):
         YoyoAdapter.upgrade(directory=other, connection_string=sqlite_url)
 
 
