@@ -8,7 +8,6 @@ traceback. Heavy imports (backends, rich) happen only in the commands that need 
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +27,7 @@ from .errors import (
     MigrationUpgradeError,
 )
 from .revisions import HEAD, relative_steps
-from .urls import DatabaseURL, InvalidURLError, mask_secrets
+from .urls import DatabaseURL, InvalidURLError, mask_secrets, url_secrets
 
 __all__ = ["cli", "main"]
 
@@ -70,20 +69,11 @@ class _State:
         found: set[str] = set()
         for url in urls:
             if url:
-                found.update(_url_secrets(url))
+                found.update(url_secrets(url))
         return tuple(sorted(found, key=len, reverse=True))
 
     def mask(self, text: str) -> str:
         return mask_secrets(text, self.secrets())
-
-
-def _url_secrets(url: str) -> tuple[str, ...]:
-    try:
-        return DatabaseURL.parse(url).secrets()
-    except InvalidURLError:
-        # Not a URL we understand; still never echo what looks like its password.
-        match = re.search(r"://[^:/@]*:([^@]*)@", url)
-        return (match.group(1),) if match and match.group(1) else ()
 
 
 def _display_url(url: str | None, state: _State) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-__all__ = ["DatabaseURL", "InvalidURLError", "mask_secrets"]
+__all__ = ["DatabaseURL", "InvalidURLError", "mask_secrets", "url_secrets"]
 
 MASK = "***"
 
@@ -216,9 +216,25 @@ def mask_secrets(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def _mask_unparsed(text: str) -> str:
-    """Best-effort masking for strings that did not parse as URLs.
+def url_secrets(text: str) -> tuple[str, ...]:
+    """The password forms in a connection string, whether or not it parses as a URL.
 
-    Masks up to the last ``@``: an unencoded ``@`` in the password must not reveal its tail.
+    For text that is not a valid URL, everything between ``://user:`` and the last ``@``
+    counts as the password: an unencoded ``@`` in it must not reveal its tail.
     """
+    try:
+        return DatabaseURL.parse(text).secrets()
+    except InvalidURLError:
+        match = _UNPARSED_PASSWORD.search(str(text))
+        if not match or not match.group(1):
+            return ()
+        raw = match.group(1)
+        return tuple(sorted({raw, unquote(raw)}, key=len, reverse=True))
+
+
+_UNPARSED_PASSWORD = re.compile(r"://[^:/@]*:(.*)@", re.DOTALL)
+
+
+def _mask_unparsed(text: str) -> str:
+    """Best-effort masking for strings that did not parse as URLs (see :func:`url_secrets`)."""
     return re.sub(r"(://[^:/@]*:).*@", rf"\1{MASK}@", str(text), flags=re.DOTALL)
