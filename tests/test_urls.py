@@ -70,3 +70,13 @@ def test_bad_urls_raise_without_the_password(bad: str) -> None:
 def test_mask_secrets_handles_empty_values() -> None:
     assert mask_secrets("a b", ["", "b"]) == "a ***"
     assert DatabaseURL.parse("sqlite:///x.db").secrets() == ()
+
+
+def test_url_secrets_finds_the_password_even_when_the_url_does_not_parse() -> None:
+    from pydapter_migrations.urls import url_secrets
+
+    assert url_secrets("postgresql://app:p%40ss@db/x") == ("p%40ss", "p@ss")
+    # Unencoded '@' and a bad port: everything up to the last '@' is the password.
+    assert url_secrets("postgresql://app:p@ss:w/rd%@db:notaport/x") == ("p@ss:w/rd%",)
+    assert url_secrets("sqlite:///app.db") == ()
+    assert url_secrets("nonsense") == ()
