@@ -7,31 +7,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from .base import AsyncMigrationAdapter, BaseMigrationAdapter, SyncMigrationAdapter
-from .errors import (
-    AdapterConflictError,
-    AdapterLoadError,
-    AdapterNotFoundError,
-    MigrationCreationError,
-    MigrationDowngradeError,
-    MigrationError,
-    MigrationInitError,
-    MigrationLockError,
-    MigrationNotFoundError,
-    MigrationUpgradeError,
-)
-from .events import MigrationEvent
-from .hookspecs import hookimpl
-from .protocols import AsyncMigrationProtocol, MigrationProtocol
-from .registry import (
-    available_adapters,
-    get_adapter,
-    register_adapter,
-    register_plugin,
-    unregister_plugin,
-)
+if TYPE_CHECKING:
+    from .base import AsyncMigrationAdapter, BaseMigrationAdapter, SyncMigrationAdapter
+    from .errors import (
+        AdapterConflictError,
+        AdapterLoadError,
+        AdapterNotFoundError,
+        MigrationCreationError,
+        MigrationDowngradeError,
+        MigrationError,
+        MigrationInitError,
+        MigrationLockError,
+        MigrationNotFoundError,
+        MigrationUpgradeError,
+    )
+    from .events import MigrationEvent
+    from .hookspecs import hookimpl
+    from .protocols import AsyncMigrationProtocol, MigrationProtocol
+    from .registry import (
+        available_adapters,
+        get_adapter,
+        register_adapter,
+        register_plugin,
+        unregister_plugin,
+    )
 
 __version__ = "0.1.0"
 
@@ -69,10 +71,36 @@ _SHIPPED = {
 }
 
 
+# Public names and the module defining each. They are imported on first use, so that
+# `import pydapter_migrations` (and `pydapter-migrate --help`) stays cheap.
+_EXPORTS = {
+    **dict.fromkeys(
+        ["AsyncMigrationAdapter", "BaseMigrationAdapter", "SyncMigrationAdapter"], "base"
+    ),
+    **dict.fromkeys([name for name in __all__ if name.endswith("Error")], "errors"),
+    "MigrationEvent": "events",
+    "hookimpl": "hookspecs",
+    "AsyncMigrationProtocol": "protocols",
+    "MigrationProtocol": "protocols",
+    **dict.fromkeys(
+        ["available_adapters", "get_adapter", "register_adapter", "register_plugin",
+         "unregister_plugin"],
+        "registry",
+    ),
+}  # fmt: skip
+
+
 def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
     if name not in _SHIPPED:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     key, distribution = _SHIPPED[name]
+    from .errors import AdapterNotFoundError
+    from .registry import get_adapter
+
     try:
         return get_adapter(key)
     except AdapterNotFoundError:
