@@ -17,7 +17,7 @@ import itertools
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,7 +91,15 @@ class Header:
 
 def revision_paths(versions: Path) -> dict[str, Path]:
     """Revision id -> upgrade file, for the ``.sql`` and ``.py`` files yoyo would read."""
-    found: dict[str, Path] = {}
+    return {revision: versions / name for revision, name in _revision_files(versions)}
+
+
+def revision_ids(versions: Path) -> set[str]:
+    """The ids of :func:`revision_paths`, without building a path per file."""
+    return {revision for revision, _ in _revision_files(versions)}
+
+
+def _revision_files(versions: Path) -> Iterator[tuple[str, str]]:
     # scandir's entries know their type without a stat per file (1000s of revisions).
     with os.scandir(versions) as entries:
         for entry in entries:
@@ -100,8 +108,7 @@ def revision_paths(versions: Path) -> dict[str, Path]:
                 continue
             stem, suffix = os.path.splitext(name)
             if suffix in {".sql", ".py"} and entry.is_file():
-                found[stem] = versions / name
-    return found
+                yield stem, name
 
 
 def read_header(path: Path) -> Header:

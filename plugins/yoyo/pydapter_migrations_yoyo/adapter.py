@@ -89,12 +89,14 @@ class YoyoAdapter(SyncMigrationAdapter):
         )
         with _engine.connect(url, _files.migration_table(directory)) as backend:
             applied = _engine.applied_ids(backend)
-        if operation == "upgrade" and target == HEAD:
-            known = _files.revision_paths(_files.versions_dir(directory))
-            if known.keys() <= applied:
-                # Nothing pending (every deploy's case): no file needs reading, as with
-                # yoyo itself; loading parses every upgrade and rollback file with sqlparse.
-                return MigrationPlan([], [])
+        if (
+            operation == "upgrade"
+            and target == HEAD
+            and _files.revision_ids(_files.versions_dir(directory)) <= applied
+        ):
+            # Nothing pending (every deploy's case): no file needs reading, as with yoyo
+            # itself; loading parses every upgrade and rollback file with sqlparse.
+            return MigrationPlan([], [])
         migrations = _engine.load(directory)
         # yoyo applies any pending revision, even one older than the applied ones (a file
         # merged from another branch); seen as a line, the applied ones come first.
@@ -144,7 +146,7 @@ class YoyoAdapter(SyncMigrationAdapter):
         from . import _engine
 
         _reject_options(kwargs, MigrationError)
-        known = _files.revision_paths(_files.versions_dir(directory))
+        known = _files.revision_ids(_files.versions_dir(directory))
         with _engine.connect(url, _files.migration_table(directory)) as backend:
             return _engine.current_id(backend, known)
 
