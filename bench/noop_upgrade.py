@@ -1,0 +1,181 @@
+"""Upgrade with nothing pending (what every deploy and app start runs), in one process and
+as a whole process.
+
+In one process: the adapters vs ``alembic.command.upgrade`` and yoyo's apply on databases
+already at head, and the floor (connect, read the version). As whole processes:
+``pydapter-migrate upgrade`` vs ``alembic upgrade head`` (and ``yoyo apply``).
+Targets (N=1000): Alembic adapter <= 0.5x raw Alembic in one process, and
+``pydapter-migrate upgrade`` <= 0.5x ``alembic upgrade head`` as processes.
+
+    python bench/noop_upgrade.py [--sizes 1000] [--repeat 5] [--backends sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c
+
+IN_PROCESS = "upgrade, nothing pending (in process)"
+WHOLE_PROCESS = "upgrade, nothing pending (whole process)"
+TARGET_N = 1000
+
+CLI_ALEMBIC, CLI_YOYO = c.CLI_ALEMBIC, c.CLI_YOYO
+RAW_ALEMBIC_CLI, RAW_YOYO_CLI = c.RAW_ALEMBIC_CLI, c.RAW_YOYO_CLI
+
+
+def prepare(projects: c.Projects, dbs: c.Databases) -> dict[str, c.Database]:
+    """One database per contender, brought to head by that contender (not timed)."""
+    n = projects.n
+    alembic = c.adapter("alembic")
+    yoyo = c.adapter("yoyo")
+    made = {name: dbs.fresh() for name in ("raw_alembic", "alembic", "raw_yoyo", "yoyo", "floor")}
+    c.raw_alembic("upgrade", projects.raw_alembic, made["raw_alembic"])
+    alembic.upgrade(
+        "head", directory=projects.alembic_adapter, connection_string=made["alembic"].url
+    )
+    c.raw_yoyo("upgrade", projects.raw_yoyo, made["raw_yoyo"])
+    yoyo.upgrade("head", directory=projects.yoyo_adapter, connection_string=made["yoyo"].url)
+    c.floor("upgrade", made["floor"], n)
+    for db in made.values():
+        if (tables := c.count_tables(db)) != n:
+            raise RuntimeError(f"preparation made {tables} tables, expected {n}")
+    return made
+
+
+def in_process(projects: c.Projects, made: dict[str, c.Database]) -> dict[str, c.Run]:
+    alembic = c.adapter("alembic")
+    yoyo = c.adapter("yoyo")
+    n = projects.n
+
+    def one(fn: Callable[[], object], db: c.Database) -> c.Run:
+        def run() -> dict[str, float]:
+            took = c.timed(fn)
+            if (tables := c.count_tables(db)) != n:  # nothing dropped or re-run
+                raise RuntimeError(f"{tables} tables after a no-op upgrade, expected {n}")
+            return {IN_PROCESS: took}
+
+        return run
+
+    return {
+        c.RAW_ALEMBIC: one(
+            lambda: c.raw_alembic("upgrade", projects.raw_alembic, made["raw_alembic"]),
+            made["raw_alembic"],
+        ),
+        c.ALEMBIC_ADAPTER: one(
+            lambda: alembic.upgrade(
+                "head", directory=projects.alembic_adapter, connection_string=made["alembic"].url
+            ),
+            made["alembic"],
+        ),
+        c.RAW_YOYO: one(
+            lambda: c.raw_yoyo("upgrade", projects.raw_yoyo, made["raw_yoyo"]), made["raw_yoyo"]
+        ),
+        c.YOYO_ADAPTER: one(
+            lambda: yoyo.upgrade(
+                "head", directory=projects.yoyo_adapter, connection_string=made["yoyo"].url
+            ),
+            made["yoyo"],
+        ),
+        c.FLOOR: one(lambda: c.floor("noop", made["floor"], n), made["floor"]),
+    }
+
+
+def whole_process(projects: c.Projects, made: dict[str, c.Database]) -> dict[str, c.Run]:
+    """The URL travels in DATABASE_URL (read by both CLIs' environments), not argv."""
+
+    def one(argv: list[str], db: c.Database, url: str) -> c.Run:
+        def run() -> dict[str, float]:
+            took = c.run_process(argv, env={"DATABASE_URL": url}, cwd=projects.root)
+            if (tables := c.count_tables(db)) != projects.n:
+                raise RuntimeError(f"{tables} tables after a no-op upgrade")
+            return c.process_phases(WHOLE_PROCESS, took)
+
+        return run
+
+    pydm = c.script("pydapter-migrate")
+    return {
+        RAW_ALEMBIC_CLI: one(
+            [
+                c.script("alembic"),
+                "-c",
+                str(projects.raw_alembic / "alembic.ini"),
+                "upgrade",
+                "head",
+            ],
+            made["raw_alembic"],
+            made["raw_alembic"].sqlalchemy_url,
+        ),
+        CLI_ALEMBIC: one(
+            [pydm, "-b", "alembic", "-d", str(projects.alembic_adapter), "upgrade"],
+            made["alembic"],
+            made["alembic"].url,
+        ),
+        RAW_YOYO_CLI: one(
+            # yoyo's CLI takes the URL on its command line only (a throwaway server).
+            [
+                c.script("yoyo"),
+                "apply",
+                "--batch",
+                "--no-config-file",
+                "--database",
+                made["raw_yoyo"].yoyo_url,
+                str(projects.raw_yoyo / "migrations"),
+            ],
+            made["raw_yoyo"],
+            made["raw_yoyo"].yoyo_url,
+        ),
+        CLI_YOYO: one(
+            [pydm, "-b", "yoyo", "-d", str(projects.yoyo_adapter), "upgrade"],
+            made["yoyo"],
+            made["yoyo"].url,
+        ),
+    }
+
+
+def targets(backends: list[str]) -> list[c.Target]:
+    found = []
+    for backend in backends:
+        found.append(c.Target(IN_PROCESS, backend, TARGET_N, c.ALEMBIC_ADAPTER, c.RAW_ALEMBIC, 0.5))
+        found.append(c.Target(IN_PROCESS, backend, TARGET_N, c.YOYO_ADAPTER, c.RAW_ALEMBIC, 0.5))
+        found.append(c.Target(WHOLE_PROCESS, backend, TARGET_N, CLI_ALEMBIC, RAW_ALEMBIC_CLI, 0.5))
+        found.append(c.Target(WHOLE_PROCESS, backend, TARGET_N, CLI_YOYO, RAW_ALEMBIC_CLI, 0.5))
+    return found
+
+
+def measure(
+    sizes: list[int], repeat: int, backends: list[str], sqlite_dir: Path | None = None
+) -> c.Report:
+    report = c.Report(targets=targets(backends))
+    with c.scratch_dir("pydm-bench-noop-") as root:
+        projects = [c.make_projects(n, root) for n in sizes]
+        for p in projects:
+            p.settle()
+        for backend in backends:
+            with c.databases(backend, sqlite_dir) as dbs:
+                for p in projects:
+                    c.progress(f"{backend} N={p.n}: ")
+                    made = prepare(p, dbs)
+                    try:
+                        for runs in (in_process(p, made), whole_process(p, made)):
+                            times = c.interleave(runs, repeat, warmup=1)
+                            for question, by_contender in times.items():
+                                report.add(question, backend, p.n, by_contender)
+                    finally:
+                        for db in made.values():
+                            db.drop()
+    return report
+
+
+def main() -> None:
+    args = c.parser(__doc__.splitlines()[0], "1000", 5).parse_args()
+    report = measure(c.sizes_of(args), args.repeat, c.backends_of(args), args.sqlite_dir)
+    c.finish(report, args.json)
+
+
+if __name__ == "__main__":
+    main()
