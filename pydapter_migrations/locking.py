@@ -26,7 +26,12 @@ from typing import Any
 from .errors import MigrationLockError
 from .urls import DatabaseURL
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "database_lock", "postgresql_session_options"]
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "database_lock",
+    "postgresql_libpq_options",
+    "postgresql_session_options",
+]
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 # Two int4 keys: "pydm", "migr". Advisory locks are scoped to the current database.
@@ -43,6 +48,11 @@ def postgresql_session_options() -> dict[str, str]:
     rolls its transaction back instead of holding locks until the statement ends.
     """
     return {"client_connection_check_interval": str(_CHECK_INTERVAL_MS)}
+
+
+def postgresql_libpq_options() -> str:
+    """:func:`postgresql_session_options` as libpq's ``options`` (psycopg, yoyo)."""
+    return " ".join(f"-c {k}={v}" for k, v in postgresql_session_options().items())
 
 
 def _holder_label() -> str:
@@ -128,7 +138,7 @@ def _connect_postgresql(url: DatabaseURL) -> Any:
             "the PostgreSQL migration lock needs psycopg: "
             "pip install 'pydapter-migrations[postgresql]'"
         ) from exc
-    options = " ".join(f"-c {k}={v}" for k, v in postgresql_session_options().items())
+    options = postgresql_libpq_options()
     kwargs = url.sync().psycopg_kwargs()
     kwargs.setdefault("connect_timeout", 10)
     kwargs.setdefault("keepalives", 1)

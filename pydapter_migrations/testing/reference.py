@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 from ..base import AsyncMigrationAdapter, MigrationPlan, SyncMigrationAdapter
 from ..events import MigrationRun
-from ..locking import postgresql_session_options
+from ..locking import postgresql_libpq_options
 from ..revisions import plan_linear
 from ..urls import DatabaseURL
 
@@ -68,8 +68,9 @@ def _connect(url: DatabaseURL) -> Iterator[Any]:
     else:
         import psycopg
 
-        options = " ".join(f"-c {k}={v}" for k, v in postgresql_session_options().items())
-        conn = psycopg.connect(**url.sync().psycopg_kwargs(), options=options, autocommit=True)
+        conn = psycopg.connect(
+            **url.sync().psycopg_kwargs(), options=postgresql_libpq_options(), autocommit=True
+        )
     try:
         yield conn
     finally:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydapter_migrations.bridge import run_async
-from pydapter_migrations.locking import postgresql_session_options
+from pydapter_migrations.locking import postgresql_libpq_options, postgresql_session_options
 from pydapter_migrations.urls import DatabaseURL
 
 from ._models import ModelsRef, find_metadata, load_models
@@ -202,11 +202,9 @@ def _connect_args(url: DatabaseURL) -> dict[str, Any]:
     if url.backend == "sqlite":
         return {"timeout": _SQLITE_BUSY_TIMEOUT}
     if url.backend == "postgresql":
-        settings = postgresql_session_options()
         if url.driver == "asyncpg":
-            return {"server_settings": settings, "timeout": _CONNECT_TIMEOUT}
-        options = " ".join(f"-c {k}={v}" for k, v in settings.items())
-        return {"options": options, "connect_timeout": _CONNECT_TIMEOUT}
+            return {"server_settings": postgresql_session_options(), "timeout": _CONNECT_TIMEOUT}
+        return {"options": postgresql_libpq_options(), "connect_timeout": _CONNECT_TIMEOUT}
     return {}
 
 

@@ -42,7 +42,7 @@ from yoyo.migrations import (
     topological_sort,
 )
 
-from pydapter_migrations.locking import postgresql_session_options
+from pydapter_migrations.locking import postgresql_libpq_options
 from pydapter_migrations.urls import DatabaseURL
 
 from . import _files
@@ -77,8 +77,7 @@ def yoyo_uri(url: DatabaseURL) -> DatabaseURI:
     if url.backend != "postgresql":
         raise ValueError(f"the yoyo backend does not support {url.backend} databases")
     args = dict(url.query)
-    options = " ".join(f"-c {k}={v}" for k, v in postgresql_session_options().items())
-    args["options"] = f"{args.get('options', '')} {options}".strip()
+    args["options"] = f"{args.get('options', '')} {postgresql_libpq_options()}".strip()
     args.setdefault("application_name", _APPLICATION_NAME)
     args.setdefault("connect_timeout", "10")
     return DatabaseURI(
