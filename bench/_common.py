@@ -79,6 +79,11 @@ def parser(description: str, sizes: str, repeat: int) -> argparse.ArgumentParser
     )
     p.add_argument("--json", type=Path, default=None, help="write the results here too")
     p.add_argument(
+        "--only",
+        default="",
+        help="contenders to run, comma-separated (default all): 'raw alembic,alembic adapter'",
+    )
+    p.add_argument(
         "--sqlite-dir",
         type=Path,
         default=default_sqlite_dir(),
@@ -294,12 +299,35 @@ def timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+def timed_cpu(fn: Callable[[], Any]) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of this process (all threads) spent in ``fn``.
+
+    The CPU time leaves out waiting (for a busy machine's scheduler, for the PostgreSQL
+    server), so it isolates the client-side work that differs between contenders."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+CPU_SUFFIX = ", CPU time"
+
+
+#: Contender names chosen with ``--only`` (empty: all).
+ONLY: set[str] = set()
+
+
+def choose(args: argparse.Namespace) -> None:
+    """Apply ``--only``."""
+    ONLY.clear()
+    ONLY.update(name.strip() for name in str(args.only).split(",") if name.strip())
+
+
 def interleave(
     contenders: dict[str, Run], repeat: int, warmup: int = 1
 ) -> dict[str, dict[str, list[float]]]:
     """Run every contender once per repetition, rotating who goes first, after ``warmup``
     untimed rounds (imports, bytecode, caches). Returns phase -> contender -> seconds."""
-    names = list(contenders)
+    names = [name for name in contenders if not ONLY or name in ONLY]
     for _ in range(warmup):
         for name in names:
             _reset_logging()
@@ -786,9 +814,9 @@ def run_process(
     return took, usage.ru_utime + usage.ru_stime
 
 
-def process_phases(question: str, wall_cpu: tuple[float, float]) -> dict[str, float]:
+def wall_and_cpu(question: str, wall_cpu: tuple[float, float]) -> dict[str, float]:
     """A process run as two phases: its wall-clock time and its CPU time."""
-    return {question: wall_cpu[0], f"{question}, CPU time": wall_cpu[1]}
+    return {question: wall_cpu[0], question + CPU_SUFFIX: wall_cpu[1]}
 
 
 _BACKEND_MODULES = re.compile(r"^(alembic|sqlalchemy|yoyo)(\.|$)")

@@ -101,6 +101,7 @@ def measure(
 
 def main() -> None:
     args = c.parser(__doc__.splitlines()[0], "1000", 10).parse_args()
+    c.choose(args)
     report = measure(c.sizes_of(args), args.repeat, c.backends_of(args), args.sqlite_dir)
     c.finish(report, args.json)
 

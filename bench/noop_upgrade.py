@@ -93,7 +93,7 @@ def whole_process(projects: c.Projects, made: dict[str, c.Database]) -> dict[str
             took = c.run_process(argv, env={"DATABASE_URL": url}, cwd=projects.root)
             if (tables := c.count_tables(db)) != projects.n:
                 raise RuntimeError(f"{tables} tables after a no-op upgrade")
-            return c.process_phases(WHOLE_PROCESS, took)
+            return c.wall_and_cpu(WHOLE_PROCESS, took)
 
         return run
 
@@ -173,6 +173,7 @@ def measure(
 
 def main() -> None:
     args = c.parser(__doc__.splitlines()[0], "1000", 5).parse_args()
+    c.choose(args)
     report = measure(c.sizes_of(args), args.repeat, c.backends_of(args), args.sqlite_dir)
     c.finish(report, args.json)
 

@@ -25,6 +25,7 @@ def main() -> None:
     p.add_argument("--startup-repeat", type=int, default=10, help="repetitions of process start")
     p.set_defaults(json=c.RESULTS_DIR / "latest.json")
     args = p.parse_args()
+    c.choose(args)
     backends = c.backends_of(args)
     sizes = c.sizes_of(args)
     upgrade_sizes = [int(s) for s in args.upgrade_sizes.split(",") if s.strip()]

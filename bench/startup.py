@@ -25,7 +25,7 @@ BACKENDS = "pydapter-migrate backends"
 
 def contenders(cwd: Path) -> dict[str, c.Run]:
     def one(argv: list[str]) -> c.Run:
-        return lambda: c.process_phases(QUESTION, c.run_process(argv, cwd=cwd))
+        return lambda: c.wall_and_cpu(QUESTION, c.run_process(argv, cwd=cwd))
 
     pydm = c.script("pydapter-migrate")
     return {
@@ -65,6 +65,7 @@ def measure(repeat: int) -> c.Report:
 
 def main() -> None:
     args = c.parser(__doc__.splitlines()[0], "0", 10).parse_args()
+    c.choose(args)
     c.finish(measure(args.repeat), args.json)
 
 
