@@ -143,3 +143,31 @@ def test_a_subclass_without_steps_says_what_is_missing(tmp_path: Path) -> None:
     with pytest.raises(MigrationInitError, match="does not implement _init"):
         Bare.init_migrations(str(tmp_path / "bare"))
     assert not (tmp_path / "bare").exists()
+
+
+def test_async_calls_run_on_threads_of_their_own(tmp_path: Path) -> None:
+    """Migrations waiting on a lock must not use up the application's default executor."""
+    import threading
+
+    seen: list[str] = []
+
+    class Spy(ReferenceAdapter):
+        migration_key: ClassVar[str] = "spy"
+
+        @classmethod
+        def _is_initialised(cls, directory: Path) -> bool:
+            seen.append(threading.current_thread().name)
+            return super()._is_initialised(directory)
+
+    class AsyncSpy(AsyncReferenceAdapter):
+        migration_key: ClassVar[str] = "async_spy"
+        sync_adapter = Spy
+
+    directory = str(tmp_path / "m")
+    Spy.init_migrations(directory)
+
+    async def scenario() -> None:
+        await AsyncSpy.get_migration_history(directory=directory)
+
+    asyncio.run(scenario())
+    assert seen and seen[0].startswith("pydapter-migrations")
