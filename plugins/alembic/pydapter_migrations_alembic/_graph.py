@@ -9,10 +9,13 @@ timestamps fall within the clock's granularity of the scan could change again wi
 its stats showing it ("racy", as git calls it); for those the cache also holds a digest
 of the content that was parsed, and they are trusted only while their content still
 matches it. Otherwise the scripts are loaded by Alembic and the cache rewritten.
+A directory whose ``alembic.ini`` reads revisions from anywhere else
+(``version_locations``, ``recursive_version_locations``, ``sourceless``) is never cached.
 """
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import hashlib
 import json
@@ -178,8 +181,25 @@ def digests(directory: Path, names: Iterable[str]) -> dict[str, str]:
     return found
 
 
+# alembic.ini settings under which revisions live outside the fingerprinted versions/ files.
+_UNPROVABLE = ("version_locations", "recursive_version_locations", "sourceless")
+
+
+def provable(directory: Path) -> bool:
+    """Whether :func:`fingerprint` covers every file Alembic reads revisions from: not
+    when ``alembic.ini`` points Alembic at other folders, subfolders or bytecode."""
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(directory / "alembic.ini", encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return False
+    return not any(parser.get("alembic", key, fallback="").strip() for key in _UNPROVABLE)
+
+
 def read_cache(directory: Path, stats: dict[str, Stat]) -> RevisionGraph | None:
     """The cached graph if it provably matches ``stats``; ``None`` otherwise."""
+    if not provable(directory):
+        return None
     try:
         data = json.loads(_cache_path(directory).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -220,6 +240,8 @@ def write_cache(
 ) -> None:
     """Store ``graph`` for ``stats`` taken at ``scanned_ns``, with the ``content`` digests
     of the racy entries; best effort (read-only directories just go without)."""
+    if not provable(directory):
+        return
     data: dict[str, Any] = {
         "format": _FORMAT,
         "alembic": _alembic_version(),

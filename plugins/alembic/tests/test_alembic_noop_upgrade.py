@@ -79,3 +79,31 @@ def test_a_database_off_the_tip_is_upgraded(tmp_path: Path, sqlite_url: str) -> 
     assert "b" not in _tables(sqlite_url)
     AlembicAdapter.upgrade("head", directory=directory, connection_string=sqlite_url)
     assert {"a", "b"} <= _tables(sqlite_url)
+
+
+def test_revisions_outside_versions_are_never_answered_from_the_cache(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    # The cache fingerprints versions/ only: with version_locations it cannot prove itself.
+    directory = tmp_path / "migrations"
+    AlembicAdapter.init_migrations(directory)
+    first = _revision(directory, "a")
+    ini = directory / "alembic.ini"
+    ini.write_text(
+        ini.read_text().replace(
+            "[alembic]\n", "[alembic]\nversion_locations = %(here)s/versions:%(here)s/extra\n"
+        )
+    )
+    (directory / "extra").mkdir()
+    AlembicAdapter.upgrade("head", directory=directory, connection_string=sqlite_url)
+    AlembicAdapter.get_migration_history(directory=directory)
+    (directory / "extra" / "bbbb_create_b.py").write_text(
+        f'"""create b"""\nfrom alembic import op\n\nrevision = "bbbb"\n'
+        f"down_revision = {first!r}\nbranch_labels = None\ndepends_on = None\n\n\n"
+        'def upgrade() -> None:\n    op.execute("CREATE TABLE b (id integer)")\n\n\n'
+        'def downgrade() -> None:\n    op.execute("DROP TABLE b")\n'
+    )
+    history = AlembicAdapter.get_migration_history(directory=directory)
+    assert [h["revision"] for h in history] == [first, "bbbb"]
+    AlembicAdapter.upgrade("head", directory=directory, connection_string=sqlite_url)
+    assert "b" in _tables(sqlite_url)
