@@ -259,6 +259,8 @@ def render(report: Report) -> str:
     if report.targets:
         lines += ["", "targets (ratio of medians in this run)"]
         for t in report.targets:
+            if t.measured is None and ONLY:
+                continue  # a contender left out with --only
             if t.measured is None:
                 state, value = "not measured", ""
             else:
