@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import platform
-import re
 import shutil
 import sqlite3
 import statistics
@@ -515,13 +514,17 @@ def _alembic_revisions(ini: Path, first: int, last: int, head: str | None = None
         rev = util.rev_id()
         written = script.generate_revision(rev, f"create t_{i}", head=head or "base")
         assert written is not None
-        path = Path(written.path)
-        text = path.read_text()
-        body = _REVISION_BODY.format(up=create_sql(i), down=drop_sql(i))
-        path.write_text(text[: text.index("def upgrade()")] + body)
+        _fill_revision(Path(written.path), i)
         ids.append(rev)
         head = rev
     return ids
+
+
+def _fill_revision(path: Path, i: int) -> None:
+    """Keep the generated header, give the revision the DDL of table ``t_i``."""
+    text = path.read_text()
+    body = _REVISION_BODY.format(up=create_sql(i), down=drop_sql(i))
+    path.write_text(text[: text.index("def upgrade()")] + body)
 
 
 _ENV_URL_FALLBACK = """import os
@@ -564,11 +567,7 @@ def make_alembic_adapter(directory: Path, n: int) -> list[str]:
     AlembicAdapter.init_migrations(directory)
     first = AlembicAdapter.create_migration("create t_1", autogenerate=False, directory=directory)
     [path] = (directory / "versions").glob(f"{first}_*.py")
-    text = path.read_text()
-    path.write_text(
-        text[: text.index("def upgrade()")]
-        + _REVISION_BODY.format(up=create_sql(1), down=drop_sql(1))
-    )
+    _fill_revision(path, 1)
     rest = _alembic_revisions(directory / "alembic.ini", 2, n, head=first)
     return [first, *rest]
 
@@ -819,9 +818,6 @@ def run_process(
 def wall_and_cpu(question: str, wall_cpu: tuple[float, float]) -> dict[str, float]:
     """A process run as two phases: its wall-clock time and its CPU time."""
     return {question: wall_cpu[0], question + CPU_SUFFIX: wall_cpu[1]}
-
-
-_BACKEND_MODULES = re.compile(r"^(alembic|sqlalchemy|yoyo)(\.|$)")
 
 
 def backend_imports(cli_args: Sequence[str]) -> list[str]:
