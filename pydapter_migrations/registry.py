@@ -101,6 +101,7 @@ class Registry:
         self._lock = threading.RLock()
         self._manager: pluggy.PluginManager | None = None
         self._hooks: HookRelay | None = None
+        self._entry_points: list[EntryPoint] | None = None
         self._infos: dict[str, AdapterInfo] | None = None
         self._loaded: dict[str, type] = {}
         self._in_process: dict[str, type] = {}
@@ -108,12 +109,19 @@ class Registry:
 
     # -- discovery ---------------------------------------------------------
 
+    def _group_entry_points(self) -> list[EntryPoint]:
+        """The group's entry points, read once: scanning every installed distribution's
+        metadata is most of what a quick command like ``backends`` costs."""
+        if self._entry_points is None:
+            self._entry_points = list(entry_points(group=self._group))
+        return self._entry_points
+
     def _scan(self) -> dict[str, AdapterInfo]:
         """Read adapter entry points from metadata, importing nothing."""
         if self._infos is not None:
             return self._infos
         by_key: dict[str, dict[tuple[str | None, str], EntryPoint]] = defaultdict(dict)
-        for ep in entry_points(group=self._group):
+        for ep in self._group_entry_points():
             if ep.attr:
                 dist, _ = _distribution(ep)
                 by_key[ep.name][(dist, ep.value)] = ep
@@ -158,7 +166,7 @@ class Registry:
         return self._hooks
 
     def _load_hook_plugins(self, manager: pluggy.PluginManager) -> None:
-        for ep in entry_points(group=self._group):
+        for ep in self._group_entry_points():
             if ep.attr:
                 continue
             dist, _ = _distribution(ep)
