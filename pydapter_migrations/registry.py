@@ -86,11 +86,10 @@ def _distribution(ep: EntryPoint) -> tuple[str | None, str | None]:
     return dist.metadata["Name"], dist.version
 
 
-def _describe_dist(info: AdapterInfo | PluginFailure) -> str:
-    version = getattr(info, "version", None)
+def _describe_dist(info: AdapterInfo) -> str:
     if info.distribution is None:
         return "an unknown distribution"
-    return f"{info.distribution} {version}" if version else info.distribution
+    return f"{info.distribution} {info.version}" if info.version else info.distribution
 
 
 class Registry:
