@@ -15,19 +15,16 @@ A revision is ``versions/<NNNN>.sql``::
 
 from __future__ import annotations
 
-import contextlib
 import re
-import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
 
 from ..base import AsyncMigrationAdapter, MigrationPlan, SyncMigrationAdapter
 from ..events import MigrationRun
-from ..locking import postgresql_libpq_options
 from ..revisions import plan_linear
 from ..urls import DatabaseURL
+from ._dbapi import connect
 
 __all__ = ["AsyncReferenceAdapter", "ReferenceAdapter", "write_reference_revision"]
 
@@ -57,24 +54,6 @@ def write_reference_revision(
     up = "".join(f"{s};\n" for s in upgrade)
     down = "".join(f"{s};\n" for s in downgrade)
     path.write_text(f"-- message: {message}\n-- up\n{up}-- down\n{down}")
-
-
-@contextlib.contextmanager
-def _connect(url: DatabaseURL) -> Iterator[Any]:
-    """A DB-API connection in autocommit mode; transactions are explicit."""
-    conn: Any
-    if url.backend == "sqlite":
-        conn = sqlite3.connect(str(url.sqlite_path or ":memory:"), isolation_level=None)
-    else:
-        import psycopg
-
-        conn = psycopg.connect(
-            **url.sync().psycopg_kwargs(), options=postgresql_libpq_options(), autocommit=True
-        )
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 def _read_current(conn: Any, url: DatabaseURL) -> str | None:
@@ -141,7 +120,7 @@ class ReferenceAdapter(SyncMigrationAdapter):
     def _plan(
         cls, directory: Path, url: DatabaseURL, operation: str, target: str, **kwargs: Any
     ) -> MigrationPlan:
-        with _connect(url) as conn:
+        with connect(url) as conn:
             current = _read_current(conn, url)
         return MigrationPlan(plan_linear(cls._order(directory), current, operation, target))
 
@@ -157,7 +136,7 @@ class ReferenceAdapter(SyncMigrationAdapter):
         order = cls._order(directory)
         operation = run.event.operation
         section = "up" if operation == "upgrade" else "down"
-        with _connect(url) as conn:
+        with connect(url) as conn:
             conn.execute(f"CREATE TABLE IF NOT EXISTS {_VERSION_TABLE} (revision text)")
             for revision in plan.revisions:
                 _, sections = _read(directory / "versions" / f"{revision}.sql")
@@ -194,7 +173,7 @@ class ReferenceAdapter(SyncMigrationAdapter):
 
     @classmethod
     def _current(cls, directory: Path, url: DatabaseURL, **kwargs: Any) -> str | None:
-        with _connect(url) as conn:
+        with connect(url) as conn:
             return _read_current(conn, url)
 
     @classmethod
@@ -204,7 +183,7 @@ class ReferenceAdapter(SyncMigrationAdapter):
         order = cls._order(directory)
         current: str | None = None
         if url is not None:
-            with _connect(url) as conn:
+            with connect(url) as conn:
                 current = _read_current(conn, url)
         applied_count = order.index(current) + 1 if current in order else 0
         return [

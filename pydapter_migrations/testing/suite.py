@@ -22,7 +22,6 @@ import inspect
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -53,6 +52,7 @@ from .. import (
 )
 from ..locking import database_lock
 from ..urls import DatabaseURL
+from ._dbapi import connect
 
 __all__ = ["BaseAsyncMigrationSuite", "BaseMigrationSuite", "KitDatabase"]
 
@@ -68,19 +68,9 @@ class KitDatabase:
 
     url: DatabaseURL
 
-    def _connect(self) -> Any:
-        if self.url.backend == "sqlite":
-            return sqlite3.connect(str(self.url.sqlite_path), isolation_level=None)
-        import psycopg
-
-        return psycopg.connect(**self.url.sync().psycopg_kwargs(), autocommit=True)
-
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        conn = self._connect()
-        try:
+        with connect(self.url) as conn:
             return [tuple(row) for row in conn.execute(sql).fetchall()]
-        finally:
-            conn.close()
 
     def tables(self) -> set[str]:
         if self.url.backend == "sqlite":
