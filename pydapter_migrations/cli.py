@@ -11,13 +11,11 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from .config import ConfigError, Settings, find_config_file, load_config_file, resolve_settings
 from .errors import (
     AdapterNotFoundError,
     MigrationDowngradeError,
@@ -27,7 +25,12 @@ from .errors import (
     MigrationUpgradeError,
 )
 from .revisions import HEAD, relative_steps
-from .urls import DatabaseURL, InvalidURLError, mask_secrets, url_secrets
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+# config and urls are imported by the commands that read settings, not at start-up:
+# `--help` and `backends` need neither.
 
 __all__ = ["cli", "main"]
 
@@ -35,19 +38,22 @@ PROG_NAME = "pydapter-migrate"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass
 class _State:
     """The global options, merged from the group and the subcommand."""
 
-    backend: str | None = None
-    directory: str | None = None
-    url: str | None = None
-    env: str | None = None
-    verbose: bool = False
-    _settings: Settings | None = field(default=None, repr=False)
+    # A plain class: importing dataclasses would cost `--help` a few milliseconds.
+    def __init__(self) -> None:
+        self.backend: str | None = None
+        self.directory: str | None = None
+        self.url: str | None = None
+        self.env: str | None = None
+        self.verbose = False
+        self._settings: Settings | None = None
 
     def settings(self) -> Settings:
         if self._settings is None:
+            from .config import find_config_file, load_config_file, resolve_settings
+
             config_path = find_config_file(Path.cwd())
             config = load_config_file(config_path) if config_path is not None else None
             self._settings = resolve_settings(
@@ -63,6 +69,8 @@ class _State:
 
     def secrets(self) -> tuple[str, ...]:
         """Every password form that could reach the terminal."""
+        from .urls import url_secrets
+
         urls = [self.url, os.environ.get("DATABASE_URL")]
         if self._settings is not None:
             urls.append(self._settings.url)
@@ -73,10 +81,14 @@ class _State:
         return tuple(sorted(found, key=len, reverse=True))
 
     def mask(self, text: str) -> str:
+        from .urls import mask_secrets
+
         return mask_secrets(text, self.secrets())
 
 
 def _display_url(url: str | None, state: _State) -> str:
+    from .urls import DatabaseURL, InvalidURLError
+
     if url is None:
         return "(none)"
     try:
@@ -173,11 +185,13 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except ConfigError as error:
-            _fail(ctx, error, 2)
         except MigrationError as error:
             _fail(ctx, error, 1)
         except Exception as error:
+            from .config import ConfigError
+
+            if isinstance(error, ConfigError):
+                _fail(ctx, error, 2)
             _fail(ctx, error, 1, unexpected=True)
 
 
@@ -246,6 +260,8 @@ def _call(adapter: type[Any], method: str, *args: Any, **kwargs: Any) -> Any:
 
 
 def _require_url(settings: Settings, command: str) -> str:
+    from .config import ConfigError
+
     if settings.url is None:
         raise ConfigError(
             f"`{command}` needs a database URL: pass --url, set url in "

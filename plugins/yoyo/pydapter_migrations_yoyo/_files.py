@@ -11,7 +11,6 @@ Layout::
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import itertools
 import os
@@ -69,6 +68,8 @@ def is_environment(directory: Path) -> bool:
 
 def migration_table(directory: Path) -> str:
     """The table yoyo records applied revisions in (``migration_table`` in yoyo.ini)."""
+    import configparser  # here, not at the top: `pydapter-migrate backends` imports this module
+
     parser = configparser.RawConfigParser()
     parser.read(directory / CONFIG_NAME, encoding="utf-8")
     return parser.get("DEFAULT", "migration_table", fallback=DEFAULT_MIGRATION_TABLE).strip()
