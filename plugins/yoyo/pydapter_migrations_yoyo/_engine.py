@@ -10,6 +10,8 @@ imports yoyo. Four things differ from calling yoyo's own API:
 * yoyo's process-wide registry of migration ids is emptied while one directory loads
   and restored afterwards, so ``-- depends:`` only ever resolves inside that directory.
 * Rows returned by statements go to the debug log instead of stdout.
+* Only the SQL a run executes is split into statements (yoyo splits every upgrade and
+  rollback file of the directory with sqlparse, whatever it runs).
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ import socket
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from yoyo import internalmigrations, read_migrations
+from yoyo import migrations as yoyo_migrations
 from yoyo.backends.base import DatabaseBackend
 from yoyo.backends.core import PostgresqlPsycopgBackend, SQLiteBackend
 from yoyo.connections import DatabaseURI
@@ -39,6 +42,7 @@ from yoyo.migrations import (
     StepGroup,
     Transactionless,
     TransactionWrapper,
+    parse_metadata_from_sql_comments,
     topological_sort,
 )
 
@@ -53,6 +57,9 @@ _APPLICATION_NAME = "pydapter-migrations yoyo"
 # yoyo.migrations.Migration keeps every migration it ever built in this class attribute.
 _REGISTRY_ATTRIBUTE = "_Migration__all_migrations"
 _registry_lock = threading.Lock()
+# What yoyo.migrations.read_sql_migration returns: directives, leading comment, statements.
+_SqlFile = tuple[dict[str, str], str, list[str]]
+_read_sql_migration: Callable[[str], _SqlFile] = yoyo_migrations.read_sql_migration
 
 
 # -- connecting -------------------------------------------------------------
@@ -172,25 +179,103 @@ _SINK = _LogWriter()
 
 
 def load(directory: Path) -> list[Migration]:
-    """Every revision in ``directory``'s versions folder, loaded, in run order."""
+    """Every revision in ``directory``'s versions folder, in run order.
+
+    Of a SQL revision only the header is read here (message, ``-- depends:``,
+    ``-- transactional:``): splitting its statements with sqlparse is most of what
+    loading costs, so :func:`plan_steps` does that later for the revisions a run needs,
+    and only for the direction it runs. Python revisions are loaded whole, as yoyo does.
+    """
     versions = _files.versions_dir(directory)
+    with _loading((), _header_only):
+        # read_migrations globs its argument: a path holding [ * ? must be escaped.
+        migrations = read_migrations(glob.escape(str(versions)))
+        for migration in migrations:
+            migration.load()  # resolves -- depends: against this directory only
+        return list(topological_sort(migrations))
+
+
+@dataclass(frozen=True)
+class Step:
+    """One revision to apply or roll back, its SQL parsed for that direction.
+
+    Built only by :func:`plan_steps`: a revision from :func:`load` alone has no statements.
+    """
+
+    migration: Migration
+    direction: str  # "apply" or "rollback"
+
+
+def plan_steps(
+    migrations: Sequence[Migration],
+    revisions: Sequence[str],
+    direction: str,
+    *,
+    compensating: bool = False,
+) -> list[Step]:
+    """``revisions`` (ids from ``migrations``, in run order) ready to run in ``direction``.
+
+    Only the file that direction runs is split into statements, unless yoyo may need the
+    other one to undo a failed revision step by step: for a ``-- transactional: false``
+    revision, or when ``compensating`` (a database without transactional DDL).
+    """
+    by_id = {migration.id: migration for migration in migrations}
+    wanted = [by_id[revision] for revision in revisions]
+    both = {m.path for m in wanted if compensating or not m.use_transactions}
+    with _loading(migrations, functools.partial(_read_for, direction, both)):
+        for migration in wanted:
+            if migration.is_raw_sql():
+                migration.steps = None  # Migration.load() returns early once it has steps
+                migration.load()
+    for migration in wanted:
+        for step in _plain_steps(migration.steps):
+            step._execute = functools.partial(MigrationStep._execute, step, out=_SINK)
+    return [Step(migration, direction) for migration in wanted]
+
+
+@contextlib.contextmanager
+def _loading(
+    migrations: Iterable[Migration], read_sql: Callable[[str], _SqlFile]
+) -> Iterator[None]:
+    """Load revisions with yoyo's id registry holding only ``migrations`` (so ``-- depends:``
+    resolves inside one directory) and its SQL file reader replaced by ``read_sql``, for
+    this thread only; both are restored afterwards."""
+    real_read = yoyo_migrations.read_sql_migration
+    owner = threading.get_ident()
+
+    def read(path: str) -> _SqlFile:
+        return read_sql(path) if threading.get_ident() == owner else real_read(path)
+
     with _registry_lock:
         registry: dict[str, Migration] = getattr(Migration, _REGISTRY_ATTRIBUTE)
         saved = dict(registry)
         registry.clear()
+        registry.update((migration.id, migration) for migration in migrations)
+        yoyo_migrations.read_sql_migration = read
         try:
-            # read_migrations globs its argument: a path holding [ * ? must be escaped.
-            migrations = read_migrations(glob.escape(str(versions)))
-            for migration in migrations:
-                migration.load()  # resolves -- depends: against this directory only
-            ordered = list(topological_sort(migrations))
+            yield
         finally:
+            yoyo_migrations.read_sql_migration = real_read
             registry.clear()
             registry.update(saved)
-    for migration in ordered:
-        for step in _plain_steps(migration.steps):
-            step._execute = functools.partial(MigrationStep._execute, step, out=_SINK)
-    return ordered
+
+
+def _header_only(path: str) -> _SqlFile:
+    """What yoyo's ``read_sql_migration`` returns for ``path``, less the statements."""
+    if path.endswith(_files.ROLLBACK_SUFFIX):
+        return {}, "", []  # yoyo reads no directives from a rollback file
+    with open(path, encoding="UTF-8") as file:
+        # yoyo reads these from the first statement; the header precedes all of them.
+        directives, leading_comment, _ = parse_metadata_from_sql_comments(file.read().strip())
+    return directives, leading_comment, []
+
+
+def _read_for(direction: str, both: Collection[str], path: str) -> _SqlFile:
+    rollback_file = path.endswith(_files.ROLLBACK_SUFFIX)
+    upgrade_path = path[: -len(_files.ROLLBACK_SUFFIX)] + ".sql" if rollback_file else path
+    if upgrade_path in both or rollback_file == (direction == "rollback"):
+        return _read_sql_migration(path)
+    return _header_only(path)
 
 
 def _plain_steps(steps: Sequence[Any] | None) -> Iterator[MigrationStep]:
@@ -232,14 +317,6 @@ def message_of(migration: Migration) -> str:
 
 
 # -- applying ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """One revision to apply or roll back."""
-
-    migration: Migration
-    direction: str  # "apply" or "rollback"
 
 
 def run(backend: DatabaseBackend, steps: Sequence[Step], on_commit: Callable[[str], None]) -> None:

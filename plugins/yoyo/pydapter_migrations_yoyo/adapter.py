@@ -89,13 +89,13 @@ class YoyoAdapter(SyncMigrationAdapter):
         )
         with _engine.connect(url, _files.migration_table(directory)) as backend:
             applied = _engine.applied_ids(backend)
+            transactional_ddl = backend.has_transactional_ddl
         if (
             operation == "upgrade"
             and target == HEAD
             and _files.revision_ids(_files.versions_dir(directory)) <= applied
         ):
-            # Nothing pending (every deploy's case): no file needs reading, as with yoyo
-            # itself; loading parses every upgrade and rollback file with sqlparse.
+            # Nothing pending (every deploy's case): no file needs reading.
             return MigrationPlan([], [])
         migrations = _engine.load(directory)
         # yoyo applies any pending revision, even one older than the applied ones (a file
@@ -104,9 +104,11 @@ class YoyoAdapter(SyncMigrationAdapter):
         current = order[-1] if order else None
         order += [m.id for m in migrations if m.id not in applied]
         revisions = plan_linear(order, current, operation, target)
-        by_id = {m.id: m for m in migrations}
         direction = "apply" if operation == "upgrade" else "rollback"
-        return MigrationPlan(revisions, [_engine.Step(by_id[rev], direction) for rev in revisions])
+        steps = _engine.plan_steps(
+            migrations, revisions, direction, compensating=not transactional_ddl
+        )
+        return MigrationPlan(revisions, steps)
 
     @classmethod
     def _apply(
