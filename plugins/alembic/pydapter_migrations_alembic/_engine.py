@@ -22,6 +22,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import RevisionStep
 from alembic.script import ScriptDirectory
 from alembic.script.revision import ResolutionError
 
@@ -179,9 +180,32 @@ def _steps(script: ScriptDirectory, operation: str, target: str) -> Callable[...
     def steps(heads: Any, context: Any) -> Any:
         if operation == "upgrade":
             return script._upgrade_revs(target, heads)
-        return script._downgrade_revs(target, heads)
+        revision_steps = script._downgrade_revs(target, heads)
+        for step in revision_steps:
+            if type(step) is RevisionStep:
+                step.__class__ = _DowngradeStep
+        return revision_steps
 
     return steps
+
+
+class _DowngradeStep(RevisionStep):
+    """Alembic's downgrade step, less a walk of the whole history per revision.
+
+    To decide whether reverting a revision deletes its version row, Alembic collects every
+    ancestor of the revision below it: O(N) per step, O(N^2) for a downgrade to base. When
+    that revision is the only head and has one down revision, the answer needs no walk: a
+    revision is never its own ancestor, so the row is updated, not deleted.
+    """
+
+    def should_delete_branch(self, heads: set[str]) -> bool:
+        if (
+            not self.is_upgrade
+            and len(self.revision._normalized_down_revisions) == 1
+            and heads == {self.revision.revision}
+        ):
+            return False
+        return super().should_delete_branch(heads)
 
 
 def apply(
