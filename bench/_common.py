@@ -318,9 +318,31 @@ ONLY: set[str] = set()
 
 
 def choose(args: argparse.Namespace) -> None:
-    """Apply ``--only``."""
+    """Apply ``--only``, and compile this project's modules first."""
     ONLY.clear()
     ONLY.update(name.strip() for name in str(args.only).split(",") if name.strip())
+    compile_project()
+
+
+def compile_project() -> None:
+    """Write the bytecode of the core and both plugins, as installing a wheel does.
+
+    An editable install under ``PYTHONDONTWRITEBYTECODE=1`` (set on some machines) never
+    writes it, so every process would recompile our modules from source, a cost that no
+    user with an installed package pays and that Alembic's and yoyo's own modules (compiled
+    when pip installed them) are spared.
+    """
+    import compileall
+    import importlib.util
+
+    for package in (
+        "pydapter_migrations",
+        "pydapter_migrations_alembic",
+        "pydapter_migrations_yoyo",
+    ):
+        spec = importlib.util.find_spec(package)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            compileall.compile_dir(location, quiet=1)
 
 
 def interleave(

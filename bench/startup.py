@@ -9,6 +9,7 @@ imports a backend (alembic, sqlalchemy, yoyo), checked in a separate run.
 
 from __future__ import annotations
 
+import statistics
 import sys
 from pathlib import Path
 
@@ -51,6 +52,13 @@ def measure(repeat: int) -> c.Report:
         times = c.interleave(contenders(cwd), repeat, warmup=1)
     for question, by_contender in times.items():
         report.add(question, "-", 0, by_contender)
+    # What this project adds to an interpreter start, whatever that start costs here (the
+    # site-packages .pth files of a machine can make `python -c pass` alone 50 ms or more).
+    floor = statistics.median(times[QUESTION][PYTHON]) if PYTHON in times[QUESTION] else None
+    for name in (HELP, BACKENDS):
+        if floor is not None and name in times[QUESTION]:
+            over = statistics.median(times[QUESTION][name]) - floor
+            report.checks[f"{name} over `{PYTHON}`"] = f"{over * 1000:.0f} ms"
     for args, name in ((["--help"], HELP), (["backends"], BACKENDS)):
         imported = c.backend_imports(args)
         report.checks[f"{name} imports no backend"] = (
