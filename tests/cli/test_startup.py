@@ -63,3 +63,17 @@ def test_help_does_not_start_asyncio(ref_site: Path, tmp_path: Path) -> None:
     code, modules = _imported(["--help"], ref_site, tmp_path)
     assert code == 0
     assert "asyncio" not in modules
+
+
+def test_help_reads_no_settings_and_no_installed_metadata(ref_site: Path, tmp_path: Path) -> None:
+    # Listing the commands needs click alone: settings (config, URLs) and the entry-point
+    # scan (importlib.metadata, most of what `backends` costs) wait for the commands.
+    code, modules = _imported(["--help"], ref_site, tmp_path)
+    assert code == 0
+    loaded = {
+        "pydapter_migrations.config",
+        "pydapter_migrations.urls",
+        "pydapter_migrations.registry",
+        "importlib.metadata",
+    }
+    assert loaded & modules == set()

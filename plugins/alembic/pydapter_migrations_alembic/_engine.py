@@ -36,7 +36,7 @@ from pydapter_migrations.urls import DatabaseURL
 from . import _graph as graph_cache
 from ._graph import RevisionGraph
 from ._models import find_metadata, load_models, models_ref
-from ._quick import current, is_initialised
+from ._quick import cached_graph, current, is_initialised
 from ._quick import heads as _heads
 from .environment import ATTRIBUTE, RunOptions, recorded_models
 
@@ -113,14 +113,11 @@ class _PlanState:
     heads: tuple[str, ...]
 
 
-def _graph(directory: Path) -> tuple[RevisionGraph, ScriptDirectory | None]:
-    """The graph from the cache when provably fresh, else from Alembic (with the
-    loaded ScriptDirectory, so a caller about to run it need not load it again)."""
+def _graph(directory: Path) -> tuple[RevisionGraph, ScriptDirectory]:
+    """The graph from Alembic, with the loaded ScriptDirectory (so a caller about to run
+    it need not load it again); cached if nothing moved while Alembic read the files."""
     scanned = graph_cache.now_ns()
     stats = graph_cache.fingerprint(directory)
-    cached = graph_cache.read_cache(directory, stats)
-    if cached is not None:
-        return cached, None
     unsure = graph_cache.racy(stats, scanned)
     before = graph_cache.digests(directory, unsure)
     script = _load_script(directory)
@@ -145,9 +142,20 @@ def _revision_errors() -> Iterator[None]:
         ) from exc
 
 
-def plan(directory: Path, url: DatabaseURL, operation: str, target: str) -> tuple[list[str], Any]:
-    graph, script = _graph(directory)
-    heads = _heads(url)
+def plan(
+    directory: Path,
+    operation: str,
+    target: str,
+    heads: tuple[str, ...],
+    *,
+    cached: RevisionGraph | None = None,
+) -> tuple[list[str], Any]:
+    """The revisions to run from ``heads`` to ``target``, planned on the ``cached`` graph
+    when the caller has a fresh one, else on the scripts Alembic loads."""
+    script: ScriptDirectory | None = None
+    graph = cached
+    if graph is None:
+        graph, script = _graph(directory)
     with _revision_errors():
         revisions = graph.plan(operation, target, heads)
     return revisions, _PlanState(graph, script, heads)
@@ -160,7 +168,7 @@ def plan(directory: Path, url: DatabaseURL, operation: str, target: str) -> tupl
 class _Reporter:
     """Reports each revision to the run once its transaction has committed.
 
-    Alembic's ``on_version_apply`` fires inside the revision's transaction; the next
+    A revision is noted when its work has run, still inside its transaction; the next
     ``begin`` on the connection (or the end of the run) proves that it committed.
     """
 
@@ -176,17 +184,42 @@ class _Reporter:
             self.run.revision_done(revision)
 
 
-def _steps(script: ScriptDirectory, operation: str, target: str) -> Callable[..., Any]:
+def _steps(
+    script: ScriptDirectory,
+    operation: str,
+    target: str,
+    on_applied: Callable[[str], None] | None = None,
+) -> Callable[..., Any]:
+    """Alembic's ``fn`` for the run: its own steps, each reporting to ``on_applied`` once
+    its revision's work has run (inside the revision's transaction)."""
+
     def steps(heads: Any, context: Any) -> Any:
         if operation == "upgrade":
-            return script._upgrade_revs(target, heads)
-        revision_steps = script._downgrade_revs(target, heads)
-        for step in revision_steps:
-            if type(step) is RevisionStep:
-                step.__class__ = _DowngradeStep
+            revision_steps = script._upgrade_revs(target, heads)
+        else:
+            revision_steps = script._downgrade_revs(target, heads)
+            for step in revision_steps:
+                if type(step) is RevisionStep:
+                    step.__class__ = _DowngradeStep
+        if on_applied is not None:
+            for step in revision_steps:
+                _report_after(step, on_applied)
         return revision_steps
 
     return steps
+
+
+def _report_after(step: RevisionStep, on_applied: Callable[[str], None]) -> None:
+    # Rather than an on_version_apply callback, for which Alembic builds a MigrationInfo
+    # and walks the revision map for every revision.
+    migration_fn = step.migration_fn
+    revision = step.revision.revision
+
+    def run_then_report(**kwargs: Any) -> None:
+        migration_fn(**kwargs)
+        on_applied(revision)
+
+    step.migration_fn = run_then_report
 
 
 class _DowngradeStep(RevisionStep):
@@ -224,13 +257,9 @@ def apply(
     reporter = _Reporter(run)
     with ALEMBIC_GUARD:
         script = state.script or _load_script(directory)
-        options = RunOptions(
-            url=url, on_version_applied=reporter.applied, on_begin=reporter.committed
-        )
-        config = _config(directory, options)
-        with EnvironmentContext(
-            config, script, fn=_steps(script, operation, target), destination_rev=target
-        ):
+        config = _config(directory, RunOptions(url=url, on_begin=reporter.committed))
+        steps = _steps(script, operation, target, on_applied=reporter.applied)
+        with EnvironmentContext(config, script, fn=steps, destination_rev=target):
             script.run_env()
     reporter.committed()
 
@@ -297,7 +326,7 @@ def create(
 
 
 def history(directory: Path, url: DatabaseURL | None) -> list[dict[str, Any]]:
-    graph, _ = _graph(directory)
+    graph = cached_graph(directory) or _graph(directory)[0]
     applied = graph.applied(_heads(url)) if url is not None else None
     return [
         {

@@ -15,8 +15,9 @@ from pydapter_migrations.revisions import HEAD
 from pydapter_migrations.urls import DatabaseURL
 
 from . import _graph as graph_cache
+from ._graph import RevisionGraph
 
-__all__ = ["VERSION_TABLE", "current", "heads", "is_initialised", "up_to_date"]
+__all__ = ["VERSION_TABLE", "cached_graph", "current", "heads", "is_initialised", "up_to_date"]
 
 VERSION_TABLE = "alembic_version"
 
@@ -29,24 +30,28 @@ def is_initialised(directory: Path) -> bool:
     )
 
 
-def up_to_date(directory: Path, url: DatabaseURL, operation: str, target: str) -> bool:
-    """Whether upgrading to head has nothing to do, proven from the cached graph alone.
+def cached_graph(directory: Path) -> RevisionGraph | None:
+    """The revision graph from the cache, when the cache proves itself fresh."""
+    return graph_cache.read_cache(directory, graph_cache.fingerprint(directory))
 
-    True only when the cache is provably fresh, the graph has a single tip (a revision no
-    other names as down revision or dependency; every other revision is then its
-    ancestor or dependency) and the database is at exactly that tip. Anything else
-    (other targets, several heads, no cache) goes the full way through Alembic.
+
+def up_to_date(
+    graph: RevisionGraph, current_heads: tuple[str, ...], operation: str, target: str
+) -> bool:
+    """Whether ``operation`` to ``target`` has nothing to do, proven from ``graph`` alone.
+
+    True only for head, when the graph has a single tip (a revision no other names as
+    down revision or dependency; every other revision is then its ancestor or
+    dependency) and the database is at exactly that tip. Anything else (other targets,
+    several heads) goes the full way through Alembic.
     """
     if operation != "upgrade" or target not in (HEAD, "heads"):
-        return False
-    graph = graph_cache.read_cache(directory, graph_cache.fingerprint(directory))
-    if graph is None:
         return False
     named = {
         r for info in graph.revisions.values() for r in (*info.down_revision, *info.depends_on)
     }
     tips = set(graph.revisions) - named
-    return len(tips) == 1 and set(heads(url)) == tips
+    return len(tips) == 1 and set(current_heads) == tips
 
 
 # -- reading the version table directly ----------------------------------

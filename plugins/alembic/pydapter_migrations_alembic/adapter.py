@@ -71,14 +71,16 @@ class AlembicAdapter(SyncMigrationAdapter):
     def _plan(
         cls, directory: Path, url: DatabaseURL, operation: str, target: str, **kwargs: Any
     ) -> MigrationPlan:
-        from ._quick import up_to_date
+        from ._quick import cached_graph, heads, up_to_date
 
-        if up_to_date(directory, url, operation, target):
+        graph = cached_graph(directory)
+        current_heads = heads(url)
+        if graph is not None and up_to_date(graph, current_heads, operation, target):
             # The deploy-time no-op: answered without importing Alembic.
             return MigrationPlan(revisions=[], state=(target, None))
         from ._engine import plan
 
-        revisions, state = plan(directory, url, operation, target)
+        revisions, state = plan(directory, operation, target, current_heads, cached=graph)
         return MigrationPlan(revisions=revisions, state=(target, state))
 
     @classmethod

@@ -43,8 +43,6 @@ class RunOptions:
     url: DatabaseURL
     #: The models to compare (autogenerate); ``None`` when not needed.
     target_metadata: Any = None
-    #: Called inside each revision's transaction with the revision id, after its work.
-    on_version_applied: Callable[[str], None] | None = None
     #: Called whenever the migration connection begins a transaction.
     on_begin: Callable[[], None] | None = None
 
@@ -72,7 +70,7 @@ def run_migrations(context: Any, target_metadata: Any = None) -> None:
         if target_metadata is None:
             target_metadata = recorded_metadata(config)
     if context.is_offline_mode():
-        _configure(context, url, target_metadata, options, dialect_name=url.backend)
+        _configure(context, url, target_metadata, dialect_name=url.backend)
         with context.begin_transaction():
             context.run_migrations()
     elif url.is_async:
@@ -116,25 +114,15 @@ def _configure(
     context: Any,
     url: DatabaseURL,
     target_metadata: Any,
-    options: RunOptions | None,
     **kwargs: Any,
 ) -> None:
     sqlite = url.backend == "sqlite"
-    callbacks = []
-    if options is not None and options.on_version_applied is not None:
-        report = options.on_version_applied
-
-        def applied(*, ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
-            report(step.up_revision_id)
-
-        callbacks.append(applied)
     context.configure(
         target_metadata=target_metadata,
         transaction_per_migration=True,
         # Alembic deems SQLite's DDL non-transactional; with the pysqlite recipe it is.
         transactional_ddl=True if sqlite else None,
         render_as_batch=sqlite,
-        on_version_apply=callbacks,
         literal_binds=context.is_offline_mode(),
         **kwargs,
     )
@@ -159,7 +147,7 @@ def _run_on_connection(
         def _began(conn: Connection) -> None:
             on_begin()
 
-    _configure(context, url, target_metadata, options, connection=connection)
+    _configure(context, url, target_metadata, connection=connection)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -219,7 +207,9 @@ def _transactional_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # On the driver's connection, as the driver itself would: one BEGIN per revision
+        # need not go through SQLAlchemy's statement execution and its events.
+        connection.connection.dbapi_connection.cursor().execute("BEGIN")  # type: ignore[union-attr]
 
 
 def create_engine(url: DatabaseURL) -> Engine:
