@@ -73,8 +73,10 @@ class AlembicAdapter(SyncMigrationAdapter):
     ) -> MigrationPlan:
         from ._quick import cached_graph, heads, up_to_date
 
-        graph = cached_graph(directory)
         current_heads = heads(url)
+        # An empty version table is never up to date, and the run will load every script
+        # anyway: plan on those rather than on a second graph built from the cache.
+        graph = cached_graph(directory) if current_heads else None
         if graph is not None and up_to_date(graph, current_heads, operation, target):
             # The deploy-time no-op: answered without importing Alembic.
             return MigrationPlan(revisions=[], state=(target, None))
