@@ -623,8 +623,9 @@ class _Suite:
 
         ticks, took = asyncio.run(scenario())
         assert self.current(directory, url) == revision
-        # A loop blocked by the migration would tick once or twice; a free one ~100 times a second.
-        assert ticks >= took * 30, (ticks, took)
+        # A loop blocked by the migration would tick once or twice; a free one ~100 times a
+        # second, fewer while the worker thread holds the GIL (importing, compiling scripts).
+        assert ticks >= took * 10, (ticks, took)
 
     def test_concurrent_tasks_in_one_loop(self, tmp_path: Path, url: str, db: KitDatabase) -> None:
         if not self.adapter.is_async:

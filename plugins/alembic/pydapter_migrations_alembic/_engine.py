@@ -168,8 +168,8 @@ def plan(
 class _Reporter:
     """Reports each revision to the run once its transaction has committed.
 
-    A revision is noted when its work has run, still inside its transaction; the next
-    ``begin`` on the connection (or the end of the run) proves that it committed.
+    A revision is noted when its work has run, still inside its transaction, and
+    reported once that transaction has committed.
     """
 
     run: MigrationRun
@@ -257,7 +257,7 @@ def apply(
     reporter = _Reporter(run)
     with ALEMBIC_GUARD:
         script = state.script or _load_script(directory)
-        config = _config(directory, RunOptions(url=url, on_begin=reporter.committed))
+        config = _config(directory, RunOptions(url=url, on_commit=reporter.committed))
         steps = _steps(script, operation, target, on_applied=reporter.applied)
         with EnvironmentContext(config, script, fn=steps, destination_rev=target):
             script.run_env()

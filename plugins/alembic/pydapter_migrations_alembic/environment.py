@@ -9,8 +9,9 @@ driver on a loop of their own, so this works even when a loop already runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from configparser import Error as ConfigParserError
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -43,8 +44,8 @@ class RunOptions:
     url: DatabaseURL
     #: The models to compare (autogenerate); ``None`` when not needed.
     target_metadata: Any = None
-    #: Called whenever the migration connection begins a transaction.
-    on_begin: Callable[[], None] | None = None
+    #: Called after each revision's own transaction has committed.
+    on_commit: Callable[[], None] | None = None
 
 
 def is_managed(config: Config) -> bool:
@@ -135,21 +136,36 @@ def _run_on_connection(
     target_metadata: Any,
     options: RunOptions | None,
 ) -> None:
-    from sqlalchemy import event
-
     # An autobegun transaction would make Alembic run every revision inside it.
     if connection.in_transaction():
         connection.commit()
-    if options is not None and options.on_begin is not None:
-        on_begin = options.on_begin
-
-        @event.listens_for(connection, "begin")
-        def _began(conn: Connection) -> None:
-            on_begin()
-
     _configure(context, url, target_metadata, connection=connection)
+    if options is not None and options.on_commit is not None:
+        _report_commits(context.get_context(), connection, options.on_commit)
     with context.begin_transaction():
         context.run_migrations()
+
+
+def _report_commits(
+    migration_context: Any, connection: Connection, on_commit: Callable[[], None]
+) -> None:
+    """Call ``on_commit`` each time a revision's own transaction has committed.
+
+    Alembic opens that transaction with ``begin_transaction(_per_migration=True)`` for each
+    revision; leaving it without an error, with the connection out of its transaction,
+    means the commit returned. (A SQLAlchemy ``begin`` listener would tell the same one
+    revision later, and make SQLAlchemy dispatch events for every statement.)
+    """
+    begin_transaction = migration_context.begin_transaction
+
+    @contextlib.contextmanager
+    def reporting(_per_migration: bool = False) -> Iterator[Any]:
+        with begin_transaction(_per_migration=_per_migration) as transaction:
+            yield transaction
+        if _per_migration and not connection.in_transaction():
+            on_commit()
+
+    migration_context.begin_transaction = reporting
 
 
 def _run_async_online(
