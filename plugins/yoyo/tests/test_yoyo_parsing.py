@@ -13,6 +13,8 @@ import yoyo.migrations
 from pydapter_migrations_yoyo import YoyoAdapter, _engine
 from yoyo_helpers import tables, write_revision
 
+from pydapter_migrations.errors import MigrationUpgradeError
+
 
 def _revision(directory: Path, table: str, *, header: str = "") -> str:
     rev = YoyoAdapter.create_migration(f"create {table}", directory=directory)
@@ -39,8 +41,7 @@ def split_texts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def _files(directory: Path, revisions: list[str], suffix: str) -> list[str]:
     return [
-        (directory / "versions" / f"{rev}{suffix}").read_text(encoding="utf-8")
-        for rev in revisions
+        (directory / "versions" / f"{rev}{suffix}").read_text(encoding="utf-8") for rev in revisions
     ]
 
 
@@ -122,6 +123,6 @@ def test_yoyo_reader_is_untouched_outside_a_load_and_in_other_threads(
     assert yoyo.migrations.read_sql_migration is original
 
     (directory / "versions" / f"{rev}.sql").write_text("CREATE TABLE broken (;\n")
-    with pytest.raises(Exception, match="broken|syntax"):
+    with pytest.raises(MigrationUpgradeError, match=r"syntax error"):
         YoyoAdapter.upgrade(directory=directory, connection_string=sqlite_url)
     assert yoyo.migrations.read_sql_migration is original
