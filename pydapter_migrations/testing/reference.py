@@ -15,6 +15,7 @@ A revision is ``versions/<NNNN>.sql``::
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from types import ModuleType
@@ -111,9 +112,10 @@ class ReferenceAdapter(SyncMigrationAdapter):
         order = cls._order(directory)
         revision = f"{int(order[-1]) + 1 if order else 1:04d}"
         one_line = " ".join(message.split())
-        (directory / "versions" / f"{revision}.sql").write_text(
-            f"-- message: {one_line}\n-- up\n-- down\n"
-        )
+        # Written aside and renamed, so that a concurrent history never reads it half-made.
+        partial = directory / "versions" / f".{revision}.sql.partial"
+        partial.write_text(f"-- message: {one_line}\n-- up\n-- down\n")
+        os.replace(partial, directory / "versions" / f"{revision}.sql")
         return revision
 
     @classmethod
