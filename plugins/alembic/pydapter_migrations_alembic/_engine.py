@@ -108,9 +108,9 @@ def _load_script(directory: Path) -> ScriptDirectory:
 
 @dataclass
 class _PlanState:
-    graph: RevisionGraph
+    """What planning leaves for the run: the scripts, if planning had to load them."""
+
     script: ScriptDirectory | None
-    heads: tuple[str, ...]
 
 
 def _graph(directory: Path) -> tuple[RevisionGraph, ScriptDirectory]:
@@ -158,7 +158,7 @@ def plan(
         graph, script = _graph(directory)
     with _revision_errors():
         revisions = graph.plan(operation, target, heads)
-    return revisions, _PlanState(graph, script, heads)
+    return revisions, _PlanState(script)
 
 
 # -- running ---------------------------------------------------------------
