@@ -218,6 +218,16 @@ def machine() -> dict[str, Any]:
     }
 
 
+#: Questions whose values are instruction counts (bench/instructions.py), not seconds.
+INSTRUCTIONS_SUFFIX = ", instructions"
+
+
+def _fmt_value(question: str, value: float) -> str:
+    if question.endswith(INSTRUCTIONS_SUFFIX):
+        return f"{value / 1e6:,.0f} M"
+    return _fmt_time(value)
+
+
 def _fmt_time(seconds: float) -> str:
     if seconds >= 1:
         return f"{seconds:.2f} s"
@@ -253,7 +263,8 @@ def render(report: Report) -> str:
             vs_raw = f"{r.median / raw.median:.2f}x" if raw else ""
             vs_floor = f"{r.median / floor.median:.2f}x" if floor and r is not floor else ""
             lines.append(
-                f"  {r.contender:<34} {_fmt_time(r.median):>10} {_fmt_time(r.min):>10}"
+                f"  {r.contender:<34} {_fmt_value(question, r.median):>10}"
+                f" {_fmt_value(question, r.min):>10}"
                 f" {vs_raw:>8} {vs_floor:>9}" + (f"  {r.note}" if r.note else "")
             )
     if report.targets:
@@ -368,13 +379,13 @@ def interleave(
     names = [name for name in contenders if not ONLY or name in ONLY]
     for _ in range(warmup):
         for name in names:
-            _reset_logging()
+            reset_logging()
             contenders[name]()
     times: dict[str, dict[str, list[float]]] = {}
     for i in range(repeat):
         shift = i % len(names)
         for name in names[shift:] + names[:shift]:
-            _reset_logging()
+            reset_logging()
             for phase, seconds in contenders[name]().items():
                 times.setdefault(phase, {}).setdefault(name, []).append(seconds)
         progress(".")
@@ -391,7 +402,7 @@ def progress(text: str) -> None:
 _LOGGING_SNAPSHOT: dict[str, Any] = {}
 
 
-def _reset_logging() -> None:
+def reset_logging() -> None:
     """Undo what a previous contender's ``fileConfig`` (Alembic's env.py) did, so that
     each contender starts from the logging state of a fresh process."""
     root = logging.getLogger()
@@ -423,10 +434,12 @@ class Databases:
     """Fresh databases per run: SQLite files in a scratch dir, or PostgreSQL databases
     on a throwaway server (created and dropped with an admin connection)."""
 
-    def __init__(self, backend: str, scratch: Path, server: Any = None) -> None:
+    def __init__(self, backend: str, scratch: Path, server: Any = None, prefix: str = "b") -> None:
         self.backend = backend
         self.scratch = scratch
         self.server = server
+        #: Starts every database name: processes sharing one server each need their own.
+        self.prefix = prefix
         self._count = 0
         self._admin: Any = None
         if backend == "postgresql":
@@ -445,7 +458,7 @@ class Databases:
 
     def fresh(self) -> Database:
         self._count += 1
-        name = f"b{self._count}"
+        name = f"{self.prefix}{self._count}"
         if self.backend == "sqlite":
             path = self.scratch / f"{name}.db"
             for leftover in (path, path.with_name(path.name + "-journal")):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -25,17 +26,23 @@ DOWNGRADE = "downgrade to base"
 TARGET_N = 500
 
 
-def contenders(projects: c.Projects, dbs: c.Databases) -> dict[str, c.Run]:
+def contenders(
+    projects: c.Projects,
+    dbs: c.Databases,
+    measure: Callable[[Callable[[], Any]], tuple[float, float]] = c.timed_cpu,
+) -> dict[str, c.Run]:
+    """Each contender's round trip; ``measure`` runs a phase and returns its wall and CPU
+    seconds (``instructions.py`` passes one that counts instructions instead)."""
     n = projects.n
 
     def round_trip(up: Callable[[c.Database], None], down: Callable[[c.Database], None]) -> c.Run:
         def run() -> dict[str, float]:
             db = dbs.fresh()
             try:
-                up_s = c.timed_cpu(lambda: up(db))
+                up_s = measure(lambda: up(db))
                 if (made := c.count_tables(db)) != n:
                     raise RuntimeError(f"upgrade made {made} tables, expected {n}")
-                down_s = c.timed_cpu(lambda: down(db))
+                down_s = measure(lambda: down(db))
                 if (left := c.count_tables(db)) != 0:
                     raise RuntimeError(f"downgrade left {left} tables")
             finally:

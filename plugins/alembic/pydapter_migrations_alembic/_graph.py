@@ -265,7 +265,8 @@ def write_cache(
         fd, tmp = tempfile.mkstemp(prefix=".graph-", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f)
+                # dumps, not dump: json.dump always takes the pure-Python encoder.
+                f.write(json.dumps(data))
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -213,19 +213,21 @@ def _connect_args(url: DatabaseURL) -> dict[str, Any]:
 
 
 def _transactional_sqlite(engine: Engine) -> None:
-    """SQLAlchemy's documented pysqlite recipe: the driver stops managing transactions
-    and SQLAlchemy emits BEGIN itself, so DDL is inside the transaction too."""
+    """SQLAlchemy's pysqlite recipe, so DDL is inside the transaction too: the driver
+    stops managing transactions and BEGIN is emitted when SQLAlchemy begins one."""
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, connection_record: Any) -> None:
         dbapi_connection.isolation_level = None
 
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        # On the driver's connection, as the driver itself would: one BEGIN per revision
-        # need not go through SQLAlchemy's statement execution and its events.
-        connection.connection.dbapi_connection.cursor().execute("BEGIN")  # type: ignore[union-attr]
+    # The recipe emits BEGIN from a "begin" listener; any such listener makes SQLAlchemy
+    # dispatch connection events around every statement of the run. The dialect's own
+    # begin step of this one-off engine does the same without them.
+    def do_begin(dbapi_connection: Any) -> None:
+        dbapi_connection.cursor().execute("BEGIN")
+
+    engine.dialect.do_begin = do_begin  # type: ignore[method-assign]
 
 
 def create_engine(url: DatabaseURL) -> Engine:
