@@ -159,8 +159,8 @@ def _project_spec(project: c.Projects) -> dict[str, Any]:
 
 
 def _projects(spec: dict[str, Any]) -> c.Projects:
-    fields = {k: Path(v) if isinstance(v, str) else v for k, v in spec.items()}
-    return c.Projects(**fields)
+    paths = {k: Path(v) for k, v in spec.items() if k not in ("n", "made_at")}
+    return c.Projects(n=int(spec["n"]), made_at=float(spec["made_at"]), **paths)
 
 
 # -- the process under callgrind -------------------------------------------------------
