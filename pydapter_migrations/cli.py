@@ -11,7 +11,6 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -29,8 +28,8 @@ from .revisions import HEAD, relative_steps
 if TYPE_CHECKING:
     from .config import Settings
 
-# config and urls are imported by the commands that read settings, not at start-up:
-# `--help` and `backends` need neither.
+# config, urls and pathlib are imported by the commands that read settings, not at
+# start-up: `--help` and `backends` need none of them.
 
 __all__ = ["cli", "main"]
 
@@ -52,6 +51,8 @@ class _State:
 
     def settings(self) -> Settings:
         if self._settings is None:
+            from pathlib import Path
+
             from .config import find_config_file, load_config_file, resolve_settings
 
             config_path = find_config_file(Path.cwd())
@@ -401,7 +402,7 @@ def new(message: str, autogenerate: bool | None) -> None:
             directory=settings.directory,
             connection_string=settings.url,
         )
-    click.echo(f"created revision {revision} in {Path(settings.directory) / 'versions'}", err=True)
+    click.echo(f"created revision {revision} in {settings.directory / 'versions'}", err=True)
     click.echo(revision)
 
 
