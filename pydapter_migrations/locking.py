@@ -15,6 +15,7 @@ kernel releases it when the holder dies.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fcntl
 import os
 import socket
@@ -29,6 +30,7 @@ from .urls import DatabaseURL
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
     "database_lock",
+    "lock_connection",
     "postgresql_libpq_options",
     "postgresql_session_options",
 ]
@@ -39,6 +41,10 @@ _ADVISORY_KEY = (0x7079646D, 0x6D696772)
 _APPLICATION_NAME = "pydapter-migrations"
 _CHECK_INTERVAL_MS = 1000
 _POLL_START, _POLL_MAX = 0.02, 0.25
+#: The database locked in this context and the connection holding its advisory lock.
+_HELD: contextvars.ContextVar[tuple[DatabaseURL, Any] | None] = contextvars.ContextVar(
+    "pydapter_migrations_lock", default=None
+)
 
 
 def postgresql_session_options() -> dict[str, str]:
@@ -53,6 +59,21 @@ def postgresql_session_options() -> dict[str, str]:
 def postgresql_libpq_options() -> str:
     """:func:`postgresql_session_options` as libpq's ``options`` (psycopg, yoyo)."""
     return " ".join(f"-c {k}={v}" for k, v in postgresql_session_options().items())
+
+
+def lock_connection(url: DatabaseURL | str) -> Any | None:
+    """The connection holding the migration lock on ``url``'s PostgreSQL database in
+    this context (psycopg, autocommit), or ``None`` when no such lock is held here.
+
+    A backend can read its version table on it rather than open another connection,
+    which costs a round trip and a SCRAM authentication. Only for statements that leave
+    no transaction open; never close it: the lock lives exactly as long as it does.
+    """
+    held = _HELD.get()
+    if held is None:
+        return None
+    locked, conn = held
+    return conn if DatabaseURL.parse(url).sync() == locked else None
 
 
 def _holder_label() -> str:
@@ -180,9 +201,11 @@ def _advisory_lock(url: DatabaseURL, timeout: float, adapter: str | None) -> Ite
                     adapter=adapter,
                 )
             time.sleep(delay)
+        held = _HELD.set((url.sync(), conn))
         try:
             yield
         finally:
+            _HELD.reset(held)
             with contextlib.suppress(Exception):
                 conn.execute("SELECT pg_advisory_unlock(%s, %s)", _ADVISORY_KEY)
     finally:

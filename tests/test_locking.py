@@ -12,7 +12,8 @@ import time
 import pytest
 
 from pydapter_migrations import MigrationLockError
-from pydapter_migrations.locking import database_lock
+from pydapter_migrations.locking import database_lock, lock_connection
+from pydapter_migrations.testing.postgres import PostgresServer
 
 HOLD = """
 import sys, time
@@ -93,3 +94,30 @@ def test_lock_file_sits_beside_the_database_not_on_it(sqlite_url: str) -> None:
     with database_lock(sqlite_url, timeout=1):
         assert os.path.exists(path + ".migration-lock")
         assert not os.path.exists(path)
+
+
+def test_lock_connection_is_the_holder_of_this_database_only(
+    postgresql_server: PostgresServer, postgresql_url: str
+) -> None:
+    other = postgresql_server.url(postgresql_server.create_database())
+    assert lock_connection(postgresql_url) is None
+    with database_lock(postgresql_url, timeout=1):
+        conn = lock_connection(postgresql_url.replace("postgresql://", "postgresql+asyncpg://"))
+        assert conn is not None
+        # The very session that holds the advisory lock, and it is left usable.
+        (holds,) = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND pid = pg_backend_pid()"
+        ).fetchone()
+        assert holds == 1
+        assert lock_connection(other) is None
+        seen_in_thread: list[object] = []
+        thread = threading.Thread(
+            target=lambda: seen_in_thread.append(lock_connection(postgresql_url))
+        )
+        thread.start()
+        thread.join()
+        assert seen_in_thread == [None]
+    assert lock_connection(postgresql_url) is None
+    with database_lock("sqlite://", timeout=0):
+        assert lock_connection("sqlite://") is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from pydapter_migrations.errors import MigrationError
 from pydapter_migrations.revisions import HEAD
@@ -96,13 +97,23 @@ def _sqlite_heads(url: DatabaseURL) -> tuple[str, ...]:
 
 
 def _postgresql_heads(url: DatabaseURL) -> tuple[str, ...]:
+    from pydapter_migrations.locking import lock_connection
+
+    # Under the migration lock, its connection answers: one connection fewer per run.
+    held = lock_connection(url)
+    if held is not None:
+        return _read_postgresql_heads(held)
     import psycopg
 
     kwargs = url.sync().psycopg_kwargs()
     kwargs.setdefault("connect_timeout", 10)
     with psycopg.connect(autocommit=True, **kwargs) as conn:
-        found = conn.execute("SELECT to_regclass(%s)", (VERSION_TABLE,)).fetchone()
-        if not found or found[0] is None:
-            return ()
-        rows = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall()
+        return _read_postgresql_heads(conn)
+
+
+def _read_postgresql_heads(conn: Any) -> tuple[str, ...]:
+    found = conn.execute("SELECT to_regclass(%s)", (VERSION_TABLE,)).fetchone()
+    if not found or found[0] is None:
+        return ()
+    rows = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall()
     return tuple(sorted(str(r[0]) for r in rows))

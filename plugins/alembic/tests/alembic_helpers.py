@@ -27,3 +27,12 @@ def write_revision(
         f"{header}def upgrade() -> None:\n{body(upgrade)}\n\n\n"
         f"def downgrade() -> None:\n{body(downgrade)}\n"
     )
+
+
+def table_revision(directory: Path, table: str) -> str:
+    """A new revision of ``directory`` that creates ``table`` (and drops it going down)."""
+    from pydapter_migrations_alembic import AlembicAdapter
+
+    rev = AlembicAdapter.create_migration(f"create {table}", False, directory=directory)
+    write_revision(directory, rev, [f"CREATE TABLE {table} (id integer)"], [f"DROP TABLE {table}"])
+    return rev

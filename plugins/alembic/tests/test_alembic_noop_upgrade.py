@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from alembic_helpers import write_revision
+from alembic_helpers import table_revision
 from pydapter_migrations_alembic import AlembicAdapter
 
 _NOOP_UPGRADE = """
@@ -28,19 +28,13 @@ def _tables(url: str) -> set[str]:
     return {row[0] for row in rows}
 
 
-def _revision(directory: Path, table: str) -> str:
-    rev = AlembicAdapter.create_migration(f"create {table}", False, directory=directory)
-    write_revision(directory, rev, [f"CREATE TABLE {table} (id integer)"], [f"DROP TABLE {table}"])
-    return rev
-
-
 def test_upgrade_with_nothing_pending_imports_neither_alembic_nor_sqlalchemy(
     tmp_path: Path, sqlite_url: str
 ) -> None:
     directory = tmp_path / "migrations"
     AlembicAdapter.init_migrations(directory)
-    _revision(directory, "a")
-    _revision(directory, "b")
+    table_revision(directory, "a")
+    table_revision(directory, "b")
     AlembicAdapter.upgrade("head", directory=directory, connection_string=sqlite_url)
     # Builds the graph cache (as any call through Alembic does).
     AlembicAdapter.get_migration_history(directory=directory)
@@ -58,22 +52,24 @@ def test_a_new_revision_is_applied_even_right_after_a_noop_upgrade(
 ) -> None:
     directory = tmp_path / "migrations"
     AlembicAdapter.init_migrations(directory)
-    _revision(directory, "a")
+    table_revision(directory, "a")
     AlembicAdapter.upgrade("head", directory=directory, connection_string=sqlite_url)
     AlembicAdapter.upgrade("head", directory=directory, connection_string=sqlite_url)
     # Within the clock's granularity of the cache: the new file must still be seen.
-    second = _revision(directory, "b")
+    second = table_revision(directory, "b")
     AlembicAdapter.upgrade("head", directory=directory, connection_string=sqlite_url)
     assert {"a", "b"} <= _tables(sqlite_url)
-    current = AlembicAdapter.get_current_revision(directory=directory, connection_string=sqlite_url)
+    current = AlembicAdapter.get_current_revision(
+        directory=directory, connection_string=sqlite_url
+    )
     assert current == second
 
 
 def test_a_database_off_the_tip_is_upgraded(tmp_path: Path, sqlite_url: str) -> None:
     directory = tmp_path / "migrations"
     AlembicAdapter.init_migrations(directory)
-    first = _revision(directory, "a")
-    _revision(directory, "b")
+    first = table_revision(directory, "a")
+    table_revision(directory, "b")
     AlembicAdapter.upgrade(first, directory=directory, connection_string=sqlite_url)
     AlembicAdapter.get_migration_history(directory=directory)
     assert "b" not in _tables(sqlite_url)
@@ -87,7 +83,7 @@ def test_revisions_outside_versions_are_never_answered_from_the_cache(
     # The cache fingerprints versions/ only: with version_locations it cannot prove itself.
     directory = tmp_path / "migrations"
     AlembicAdapter.init_migrations(directory)
-    first = _revision(directory, "a")
+    first = table_revision(directory, "a")
     ini = directory / "alembic.ini"
     ini.write_text(
         ini.read_text().replace(
