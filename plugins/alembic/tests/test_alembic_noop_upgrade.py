@@ -59,9 +59,7 @@ def test_a_new_revision_is_applied_even_right_after_a_noop_upgrade(
     second = table_revision(directory, "b")
     AlembicAdapter.upgrade("head", directory=directory, connection_string=sqlite_url)
     assert {"a", "b"} <= _tables(sqlite_url)
-    current = AlembicAdapter.get_current_revision(
-        directory=directory, connection_string=sqlite_url
-    )
+    current = AlembicAdapter.get_current_revision(directory=directory, connection_string=sqlite_url)
     assert current == second
 
 

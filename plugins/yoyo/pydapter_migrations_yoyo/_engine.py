@@ -1,7 +1,7 @@
 """Everything that touches yoyo: connections, loading revisions, applying them atomically.
 
 Imported lazily by :mod:`pydapter_migrations_yoyo.adapter`, so listing adapters never
-imports yoyo. Four things differ from calling yoyo's own API:
+imports yoyo. Five things differ from calling yoyo's own API:
 
 * No ``yoyo_lock`` table (``get_backend`` creates it, ``backend.lock()`` leaves a row
   behind when the process is killed): the core's lock is held instead.
@@ -25,7 +25,7 @@ import socket
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +45,7 @@ from yoyo.migrations import (
     parse_metadata_from_sql_comments,
     topological_sort,
 )
+from yoyo.utils import change_param_style
 
 from pydapter_migrations.locking import postgresql_libpq_options
 from pydapter_migrations.urls import DatabaseURL
@@ -323,45 +324,89 @@ def run(backend: DatabaseBackend, steps: Sequence[Step], on_commit: Callable[[st
     """Apply or roll back each revision with its bookkeeping in one transaction, calling
     ``on_commit(id)`` after each commit. A failure rolls back that revision entirely."""
     ensure_internal_schema(backend)
+    record = _Bookkeeping(backend)
     for step in steps:
         migration = step.migration
         if migration.use_transactions:
             with backend.transaction():
                 migration.process_steps(backend, step.direction)
-                _record(backend, migration, step.direction)
+                record(migration, step.direction)
         else:
             # "-- transactional: false" (e.g. CREATE INDEX CONCURRENTLY) cannot share a
             # transaction with anything; only its record is transactional.
             migration.process_steps(backend, step.direction)
             with backend.transaction():
-                _record(backend, migration, step.direction)
+                record(migration, step.direction)
         on_commit(migration.id)
 
 
-def _record(backend: DatabaseBackend, migration: Migration, direction: str) -> None:
-    when = _timestamp(backend)
-    if direction == "apply":
-        backend.execute(
-            backend.format_sql(backend.mark_migration_sql),
-            {"migration_hash": migration.hash, "migration_id": migration.id, "when": when},
+@dataclass(frozen=True)
+class _Statement:
+    """A statement of yoyo's bookkeeping in the driver's parameter style.
+
+    yoyo's ``backend.execute`` formats the table names in and rewrites the parameters
+    (building a regular expression) for every row; a run does both once, with yoyo's own
+    functions, and keeps the order in which a positional driver wants the values.
+    """
+
+    sql: str
+    positional: tuple[str, ...] | None
+
+    @classmethod
+    def prepare(cls, backend: DatabaseBackend, template: str, names: Iterable[str]) -> _Statement:
+        sql, probe = change_param_style(
+            backend.driver.paramstyle, backend.format_sql(template), {n: n for n in names}
         )
-    else:
-        backend.execute(
-            backend.format_sql(backend.unmark_migration_sql),
-            {"migration_hash": migration.hash},
+        return cls(sql, None if isinstance(probe, Mapping) else tuple(probe))
+
+    def execute(self, backend: DatabaseBackend, params: Mapping[str, Any]) -> None:
+        values = params if self.positional is None else [params[n] for n in self.positional]
+        backend.cursor().execute(self.sql, values)
+
+
+class _Bookkeeping:
+    """Writes yoyo's rows for a revision applied or rolled back: its mark and its log."""
+
+    def __init__(self, backend: DatabaseBackend) -> None:
+        self.backend = backend
+        self.mark = _Statement.prepare(
+            backend, backend.mark_migration_sql, ("migration_hash", "migration_id", "when")
         )
-    backend.execute(
-        backend.format_sql(backend.log_migration_sql),
-        {
-            "id": str(uuid.uuid1()),
-            "migration_hash": migration.hash,
-            "migration_id": migration.id,
-            "operation": direction,
-            "username": _username(),
-            "hostname": _hostname(),
-            "created_at_utc": when,
-        },
-    )
+        self.unmark = _Statement.prepare(backend, backend.unmark_migration_sql, ("migration_hash",))
+        self.log = _Statement.prepare(backend, backend.log_migration_sql, _LOG_COLUMNS)
+
+    def __call__(self, migration: Migration, direction: str) -> None:
+        when = _timestamp(self.backend)
+        if direction == "apply":
+            self.mark.execute(
+                self.backend,
+                {"migration_hash": migration.hash, "migration_id": migration.id, "when": when},
+            )
+        else:
+            self.unmark.execute(self.backend, {"migration_hash": migration.hash})
+        self.log.execute(
+            self.backend,
+            {
+                "id": str(uuid.uuid1()),
+                "migration_hash": migration.hash,
+                "migration_id": migration.id,
+                "operation": direction,
+                "username": _username(),
+                "hostname": _hostname(),
+                "created_at_utc": when,
+            },
+        )
+
+
+_LOG_COLUMNS = (
+    "id",
+    "migration_hash",
+    "migration_id",
+    "operation",
+    "username",
+    "hostname",
+    "created_at_utc",
+)
 
 
 def _timestamp(backend: DatabaseBackend) -> datetime | str:

@@ -19,19 +19,29 @@ from yoyo_helpers import query, write_revision
 KILLED = 17
 
 # Runs in the victim process: os._exit() the moment the INSERT that records revision
-# $KILL_AT is executed, i.e. after that revision's own statements ran.
+# $KILL_AT is executed, i.e. after that revision's own statements ran. Caught at the
+# driver's cursor, which both yoyo and the adapter write their records through.
 _VICTIM = f"""
 import os, sys
 from yoyo.backends.base import DatabaseBackend
 
-real_execute = DatabaseBackend.execute
+real_cursor = DatabaseBackend.cursor
 
-def execute(self, sql, params=None):
-    if params and params.get("migration_id") == sys.argv[3] and "when" in params:
-        os._exit({KILLED})
-    return real_execute(self, sql, params)
+class Cursor:
+    def __init__(self, cursor):
+        self._cursor = cursor
 
-DatabaseBackend.execute = execute
+    def execute(self, sql, *params):
+        values = params[0] if params else ()
+        values = values.values() if isinstance(values, dict) else values
+        if sql.lstrip().startswith("INSERT") and "_yoyo_migration" in sql and sys.argv[3] in values:
+            os._exit({KILLED})
+        return self._cursor.execute(sql, *params)
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+DatabaseBackend.cursor = lambda self: Cursor(real_cursor(self))
 mode, directory, _, url = sys.argv[1:5]
 if mode == "adapter":
     from pydapter_migrations_yoyo import YoyoAdapter
