@@ -65,9 +65,10 @@ def lock_connection(url: DatabaseURL | str) -> Any | None:
     """The connection holding the migration lock on ``url``'s PostgreSQL database in
     this context (psycopg, autocommit), or ``None`` when no such lock is held here.
 
-    A backend can read its version table on it rather than open another connection,
-    which costs a round trip and a SCRAM authentication. Only for statements that leave
-    no transaction open; never close it: the lock lives exactly as long as it does.
+    A backend can read its version table, or run its migrations, on it rather than open
+    another connection, which costs a round trip and a SCRAM authentication. Hand it back
+    as it was lent: open (the lock lives exactly as long as it does), in autocommit mode
+    and outside any transaction.
     """
     held = _HELD.get()
     if held is None:

@@ -17,7 +17,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydapter_migrations.bridge import run_async
-from pydapter_migrations.locking import postgresql_libpq_options, postgresql_session_options
+from pydapter_migrations.locking import (
+    lock_connection,
+    postgresql_libpq_options,
+    postgresql_session_options,
+)
 from pydapter_migrations.urls import DatabaseURL
 
 from ._models import ModelsRef, find_metadata, load_models
@@ -35,6 +39,7 @@ ATTRIBUTE = "pydapter_migrations"
 MODELS_SECTION = "pydapter_migrations"
 _SQLITE_BUSY_TIMEOUT = 30.0
 _CONNECT_TIMEOUT = 10
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE, without importing psycopg for SQLite
 
 
 @dataclass
@@ -231,17 +236,49 @@ def _transactional_sqlite(engine: Engine) -> None:
 
 
 def create_engine(url: DatabaseURL) -> Engine:
-    """A one-off synchronous engine for migrations (bare ``postgresql://`` is psycopg 3)."""
+    """A one-off synchronous engine for migrations (bare ``postgresql://`` is psycopg 3).
+
+    Under the migration lock on PostgreSQL the engine runs on the lock's own connection
+    (see :func:`_on_lock_connection`) rather than opening a second one."""
     from sqlalchemy import create_engine as sa_create_engine
     from sqlalchemy.pool import NullPool
 
     sync = url.sync()
+    held = lock_connection(sync) if sync.driver == "psycopg" else None
+    if held is not None:
+        engine = sa_create_engine(
+            _sqlalchemy_url(sync), poolclass=NullPool, creator=lambda: _borrow(held)
+        )
+        _on_lock_connection(engine)
+        return engine
     engine = sa_create_engine(
         _sqlalchemy_url(sync), poolclass=NullPool, connect_args=_connect_args(sync)
     )
     if sync.backend == "sqlite":
         _transactional_sqlite(engine)
     return engine
+
+
+def _borrow(connection: Any) -> Any:
+    # SQLAlchemy runs transactions on psycopg through the driver's implicit BEGIN.
+    connection.autocommit = False
+    return connection
+
+
+def _on_lock_connection(engine: Engine) -> None:
+    """Make the engine hand the lock's connection back instead of closing it.
+
+    Closing it would release the lock while the core still holds it; the connection goes
+    back as the core left it, in autocommit mode. (A connection that broke cannot be set
+    back; SQLAlchemy logs that, and the lock died with it anyway.)
+    """
+
+    def give_back(connection: Any) -> None:
+        if connection.info.transaction_status != _IDLE:
+            connection.rollback()
+        connection.autocommit = True
+
+    engine.dialect.do_close = give_back  # type: ignore[method-assign, assignment]
 
 
 def create_async_engine(url: DatabaseURL) -> AsyncEngine:
