@@ -39,7 +39,6 @@ ATTRIBUTE = "pydapter_migrations"
 MODELS_SECTION = "pydapter_migrations"
 _SQLITE_BUSY_TIMEOUT = 30.0
 _CONNECT_TIMEOUT = 10
-_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE, without importing psycopg for SQLite
 
 
 @dataclass
@@ -274,7 +273,9 @@ def _on_lock_connection(engine: Engine) -> None:
     """
 
     def give_back(connection: Any) -> None:
-        if connection.info.transaction_status != _IDLE:
+        from psycopg.pq import TransactionStatus
+
+        if connection.info.transaction_status != TransactionStatus.IDLE:
             connection.rollback()
         connection.autocommit = True
 

@@ -8,11 +8,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from alembic_helpers import table_revision
+from alembic_helpers import revision_file, table_revision, write_revision
 from pydapter_migrations_alembic import AlembicAdapter
 from pydapter_migrations_alembic.environment import create_engine
 from sqlalchemy import text
 
+from pydapter_migrations.errors import MigrationUpgradeError
 from pydapter_migrations.locking import database_lock, lock_connection
 from pydapter_migrations.urls import DatabaseURL
 
@@ -71,3 +72,44 @@ def test_the_lock_connection_comes_back_open_idle_and_in_autocommit(postgresql_u
         ).fetchone()
         assert holds == 1
         assert held.execute("SELECT to_regclass('lent')").fetchone() == (None,)
+
+
+def test_autocommit_blocks_and_transactions_after_them_on_the_lent_connection(
+    tmp_path: Path, postgresql_url: str
+) -> None:
+    # CREATE INDEX CONCURRENTLY needs Alembic's autocommit_block, which switches the
+    # (lent) connection's isolation level; the revisions after it are transactional again.
+    directory = tmp_path / "migrations"
+    AlembicAdapter.init_migrations(directory)
+    table = table_revision(directory, "items")
+    index = AlembicAdapter.create_migration("index items", False, directory=directory)
+    path = revision_file(directory, index)
+    text_ = path.read_text()
+    path.write_text(
+        text_[: text_.index("def upgrade()")]
+        + "def upgrade() -> None:\n"
+        + "    with op.get_context().autocommit_block():\n"
+        + "        op.execute(sa.text('CREATE INDEX CONCURRENTLY items_id ON items (id)'))\n\n\n"
+        + "def downgrade() -> None:\n"
+        + "    with op.get_context().autocommit_block():\n"
+        + "        op.execute(sa.text('DROP INDEX CONCURRENTLY items_id'))\n"
+    )
+    broken = AlembicAdapter.create_migration("breaks", False, directory=directory)
+    write_revision(
+        directory, broken, ["CREATE TABLE half (id integer)", "SELECT * FROM no_such_table"], []
+    )
+    with pytest.raises(MigrationUpgradeError) as info:
+        AlembicAdapter.upgrade("head", directory=directory, connection_string=postgresql_url)
+    assert info.value.revision == broken
+    current = AlembicAdapter.get_current_revision(
+        directory=directory, connection_string=postgresql_url
+    )
+    assert current == index
+    with psycopg.connect(postgresql_url) as conn:
+        found = conn.execute(
+            "SELECT to_regclass('items_id') IS NOT NULL, to_regclass('half') IS NULL"
+        ).fetchone()
+    assert found == (True, True)
+    AlembicAdapter.downgrade(table, directory=directory, connection_string=postgresql_url)
+    with psycopg.connect(postgresql_url) as conn:
+        assert conn.execute("SELECT to_regclass('items_id')").fetchone() == (None,)
