@@ -22,6 +22,10 @@ PYTHON = "python -c pass"
 NO_SITE = "python -S -c pass (no site)"
 HELP = "pydapter-migrate --help"
 BACKENDS = "pydapter-migrate backends"
+#: The libraries the command line is built on, imported and nothing else: what `backends`
+#: cannot do without on this interpreter (click for the CLI, importlib.metadata for the
+#: entry points, pluggy for hook plugins).
+LIBRARIES = "import click+metadata+pluggy"
 
 
 def contenders(cwd: Path) -> dict[str, c.Run]:
@@ -33,6 +37,7 @@ def contenders(cwd: Path) -> dict[str, c.Run]:
         PYTHON: one([sys.executable, "-c", "pass"]),
         # What this interpreter's site-packages .pth files add to every start above.
         NO_SITE: one([sys.executable, "-S", "-c", "pass"]),
+        LIBRARIES: one([sys.executable, "-c", "import click, importlib.metadata, pluggy"]),
         HELP: one([pydm, "--help"]),
         BACKENDS: one([pydm, "backends"]),
         "alembic --help": one([c.script("alembic"), "--help"]),
@@ -59,6 +64,11 @@ def measure(repeat: int) -> c.Report:
         if floor is not None and name in times[QUESTION]:
             over = statistics.median(times[QUESTION][name]) - floor
             report.checks[f"{name} over `{PYTHON}`"] = f"{over * 1000:.0f} ms"
+    if LIBRARIES in times[QUESTION] and BACKENDS in times[QUESTION]:
+        own = statistics.median(times[QUESTION][BACKENDS]) - statistics.median(
+            times[QUESTION][LIBRARIES]
+        )
+        report.checks[f"{BACKENDS} over importing its libraries"] = f"{own * 1000:.0f} ms"
     for args, name in ((["--help"], HELP), (["backends"], BACKENDS)):
         imported = c.backend_imports(args)
         report.checks[f"{name} imports no backend"] = (
