@@ -24,7 +24,7 @@ def test_a_run_opens_the_lock_connection_only(
     directory = tmp_path / "migrations"
     AlembicAdapter.init_migrations(directory)
     first = table_revision(directory, "a")
-    table_revision(directory, "b")
+    second = table_revision(directory, "b")
     opened: list[int] = []
     real_connect = psycopg.connect
 
@@ -42,14 +42,18 @@ def test_a_run_opens_the_lock_connection_only(
         )
         return len(opened)
 
+    def current() -> str | None:
+        return AlembicAdapter.get_current_revision(
+            directory=directory, connection_string=postgresql_url
+        )
+
     assert connections("upgrade", "head") == 1
+    assert current() == second
     assert connections("upgrade", "head") == 1  # nothing pending
     assert connections("downgrade", first) == 1
+    assert current() == first
     assert connections("downgrade", "base") == 1
-    current = AlembicAdapter.get_current_revision(
-        directory=directory, connection_string=postgresql_url
-    )
-    assert current is None
+    assert current() is None
 
 
 def test_the_lock_connection_comes_back_open_idle_and_in_autocommit(postgresql_url: str) -> None:
