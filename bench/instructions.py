@@ -74,13 +74,13 @@ def measure(sizes: list[int], backends: list[str], sqlite_dir: Path | None, jobs
                 names = [n for n in upgrade.contenders(warm, dbs) if not c.ONLY or n in c.ONLY]
                 runs = [(p, name) for p in projects for name in names]
                 c.progress(f"{backend}: {len(runs)} processes under callgrind, {jobs} at a time\n")
+
+                def count(item: tuple[int, tuple[c.Projects, str]]) -> tuple[int, int]:
+                    index, (project, name) = item
+                    return _count(name, project, warm, dbs, root, index)
+
                 with ThreadPoolExecutor(max_workers=jobs) as pool:
-                    counts = list(
-                        pool.map(
-                            lambda item: _count(item[1][1], item[1][0], warm, dbs, root, item[0]),
-                            enumerate(runs),
-                        )
-                    )
+                    counts = list(pool.map(count, enumerate(runs)))
                 for p in projects:
                     for question, phase in ((UPGRADE, 0), (DOWNGRADE, 1)):
                         report.add(
