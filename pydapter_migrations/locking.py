@@ -1,6 +1,6 @@
 """The per-database migration lock that every backend's upgrade and downgrade holds.
 
-PostgreSQL: a session-level advisory lock on a connection of its own, taken by polling
+PostgreSQL: a session-level advisory lock on a connection opened for it, taken by polling
 ``pg_try_advisory_lock`` outside any transaction, so a waiter never sits in the lock
 manager where it could deadlock with the holder (``CREATE INDEX CONCURRENTLY``). The
 server drops it the moment the holder's connection closes, and
