@@ -340,28 +340,31 @@ def run(backend: DatabaseBackend, steps: Sequence[Step], on_commit: Callable[[st
         on_commit(migration.id)
 
 
-@dataclass(frozen=True)
 class _Statement:
-    """A statement of yoyo's bookkeeping in the driver's parameter style.
+    """A statement of yoyo's bookkeeping, put in the driver's parameter style once.
 
     yoyo's ``backend.execute`` formats the table names in and rewrites the parameters
-    (building a regular expression) for every row; a run does both once, with yoyo's own
-    functions, and keeps the order in which a positional driver wants the values.
+    (building a regular expression) for every row; this does both on the first row, with
+    yoyo's own functions, and keeps the order in which a positional driver wants the
+    values. Every row of one statement passes the same parameter names.
     """
 
-    sql: str
-    positional: tuple[str, ...] | None
+    def __init__(self, backend: DatabaseBackend, template: str) -> None:
+        self._backend = backend
+        self._template = template
+        self._prepared: tuple[str, tuple[str, ...] | None] | None = None
 
-    @classmethod
-    def prepare(cls, backend: DatabaseBackend, template: str, names: Iterable[str]) -> _Statement:
-        sql, probe = change_param_style(
-            backend.driver.paramstyle, backend.format_sql(template), {n: n for n in names}
-        )
-        return cls(sql, None if isinstance(probe, Mapping) else tuple(probe))
-
-    def execute(self, backend: DatabaseBackend, params: Mapping[str, Any]) -> None:
-        values = params if self.positional is None else [params[n] for n in self.positional]
-        backend.cursor().execute(self.sql, values)
+    def __call__(self, params: Mapping[str, Any]) -> None:
+        if self._prepared is None:
+            sql, probe = change_param_style(
+                self._backend.driver.paramstyle,
+                self._backend.format_sql(self._template),
+                {name: name for name in params},
+            )
+            self._prepared = (sql, None if isinstance(probe, Mapping) else tuple(probe))
+        sql, positional = self._prepared
+        values = params if positional is None else [params[n] for n in positional]
+        self._backend.cursor().execute(sql, values)
 
 
 class _Bookkeeping:
@@ -369,23 +372,19 @@ class _Bookkeeping:
 
     def __init__(self, backend: DatabaseBackend) -> None:
         self.backend = backend
-        self.mark = _Statement.prepare(
-            backend, backend.mark_migration_sql, ("migration_hash", "migration_id", "when")
-        )
-        self.unmark = _Statement.prepare(backend, backend.unmark_migration_sql, ("migration_hash",))
-        self.log = _Statement.prepare(backend, backend.log_migration_sql, _LOG_COLUMNS)
+        self.mark = _Statement(backend, backend.mark_migration_sql)
+        self.unmark = _Statement(backend, backend.unmark_migration_sql)
+        self.log = _Statement(backend, backend.log_migration_sql)
 
     def __call__(self, migration: Migration, direction: str) -> None:
         when = _timestamp(self.backend)
         if direction == "apply":
-            self.mark.execute(
-                self.backend,
-                {"migration_hash": migration.hash, "migration_id": migration.id, "when": when},
+            self.mark(
+                {"migration_hash": migration.hash, "migration_id": migration.id, "when": when}
             )
         else:
-            self.unmark.execute(self.backend, {"migration_hash": migration.hash})
-        self.log.execute(
-            self.backend,
+            self.unmark({"migration_hash": migration.hash})
+        self.log(
             {
                 "id": str(uuid.uuid1()),
                 "migration_hash": migration.hash,
@@ -394,19 +393,8 @@ class _Bookkeeping:
                 "username": _username(),
                 "hostname": _hostname(),
                 "created_at_utc": when,
-            },
+            }
         )
-
-
-_LOG_COLUMNS = (
-    "id",
-    "migration_hash",
-    "migration_id",
-    "operation",
-    "username",
-    "hostname",
-    "created_at_utc",
-)
 
 
 def _timestamp(backend: DatabaseBackend) -> datetime | str:
