@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pydapter_migrations.errors import MigrationError
+from pydapter_migrations.locking import lock_connection
 from pydapter_migrations.revisions import HEAD
 from pydapter_migrations.urls import DatabaseURL
 
@@ -97,8 +98,6 @@ def _sqlite_heads(url: DatabaseURL) -> tuple[str, ...]:
 
 
 def _postgresql_heads(url: DatabaseURL) -> tuple[str, ...]:
-    from pydapter_migrations.locking import lock_connection
-
     # Under the migration lock, its connection answers: one connection fewer per run.
     held = lock_connection(url)
     if held is not None:
