@@ -15,17 +15,21 @@ def write_revision(
     directory: Path, revision: str, upgrade: list[str], downgrade: list[str]
 ) -> None:
     """Make ``revision`` run the SQL statements ``upgrade`` / ``downgrade`` with op.execute."""
-    path = revision_file(directory, revision)
-    text = path.read_text()
-    header = text[: text.index("def upgrade()")]
 
     def body(statements: list[str]) -> str:
         lines = [f"    op.execute(sa.text({s!r}))" for s in statements]
         return "\n".join(lines) or "    pass"
 
+    write_revision_bodies(directory, revision, body(upgrade), body(downgrade))
+
+
+def write_revision_bodies(directory: Path, revision: str, upgrade: str, downgrade: str) -> None:
+    """Replace the bodies of ``revision``'s upgrade() and downgrade() (indented source)."""
+    path = revision_file(directory, revision)
+    text = path.read_text()
+    header = text[: text.index("def upgrade()")]
     path.write_text(
-        f"{header}def upgrade() -> None:\n{body(upgrade)}\n\n\n"
-        f"def downgrade() -> None:\n{body(downgrade)}\n"
+        f"{header}def upgrade() -> None:\n{upgrade}\n\n\ndef downgrade() -> None:\n{downgrade}\n"
     )
 
 

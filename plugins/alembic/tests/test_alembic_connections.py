@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from alembic_helpers import revision_file, table_revision, write_revision
+from alembic_helpers import table_revision, write_revision, write_revision_bodies
 from pydapter_migrations_alembic import AlembicAdapter
 from pydapter_migrations_alembic.environment import create_engine
 from sqlalchemy import text
@@ -87,16 +87,13 @@ def test_autocommit_blocks_and_transactions_after_them_on_the_lent_connection(
     AlembicAdapter.init_migrations(directory)
     table = table_revision(directory, "items")
     index = AlembicAdapter.create_migration("index items", False, directory=directory)
-    path = revision_file(directory, index)
-    text_ = path.read_text()
-    path.write_text(
-        text_[: text_.index("def upgrade()")]
-        + "def upgrade() -> None:\n"
-        + "    with op.get_context().autocommit_block():\n"
-        + "        op.execute(sa.text('CREATE INDEX CONCURRENTLY items_id ON items (id)'))\n\n\n"
-        + "def downgrade() -> None:\n"
-        + "    with op.get_context().autocommit_block():\n"
-        + "        op.execute(sa.text('DROP INDEX CONCURRENTLY items_id'))\n"
+    write_revision_bodies(
+        directory,
+        index,
+        "    with op.get_context().autocommit_block():\n"
+        "        op.execute(sa.text('CREATE INDEX CONCURRENTLY items_id ON items (id)'))",
+        "    with op.get_context().autocommit_block():\n"
+        "        op.execute(sa.text('DROP INDEX CONCURRENTLY items_id'))",
     )
     broken = AlembicAdapter.create_migration("breaks", False, directory=directory)
     write_revision(
