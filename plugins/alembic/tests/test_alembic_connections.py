@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from pydapter_migrations.errors import MigrationUpgradeError
 from pydapter_migrations.locking import database_lock, lock_connection
+from pydapter_migrations.testing import KitDatabase
 from pydapter_migrations.urls import DatabaseURL
 
 
@@ -106,11 +107,8 @@ def test_autocommit_blocks_and_transactions_after_them_on_the_lent_connection(
         directory=directory, connection_string=postgresql_url
     )
     assert current == index
-    with psycopg.connect(postgresql_url) as conn:
-        found = conn.execute(
-            "SELECT to_regclass('items_id') IS NOT NULL, to_regclass('half') IS NULL"
-        ).fetchone()
-    assert found == (True, True)
+    db = KitDatabase(DatabaseURL.parse(postgresql_url))
+    found = db.query("SELECT to_regclass('items_id') IS NOT NULL, to_regclass('half') IS NULL")
+    assert found == [(True, True)]
     AlembicAdapter.downgrade(table, directory=directory, connection_string=postgresql_url)
-    with psycopg.connect(postgresql_url) as conn:
-        assert conn.execute("SELECT to_regclass('items_id')").fetchone() == (None,)
+    assert db.query("SELECT to_regclass('items_id')") == [(None,)]

@@ -4,7 +4,6 @@ leave the version table exactly as plain Alembic does."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,8 @@ from alembic.config import Config
 from pydapter_migrations_alembic import AlembicAdapter
 
 from pydapter_migrations.errors import MigrationError
+from pydapter_migrations.testing import KitDatabase
+from pydapter_migrations.urls import DatabaseURL
 
 # revision -> (down revision(s), depends_on)
 GRAPH: dict[str, tuple[str | tuple[str, ...] | None, str | None]] = {
@@ -39,10 +40,9 @@ def _write_graph(directory: Path) -> None:
 
 
 def _state(db: Path) -> tuple[list[str], list[str]]:
-    with sqlite3.connect(db) as conn:
-        versions = sorted(r[0] for r in conn.execute("SELECT version_num FROM alembic_version"))
-        names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        tables = sorted(r[0] for r in names if r[0].startswith("t_"))
+    kit = KitDatabase(DatabaseURL.parse(f"sqlite:///{db}"))
+    versions = sorted(r[0] for r in kit.query("SELECT version_num FROM alembic_version"))
+    tables = sorted(t for t in kit.tables() if t.startswith("t_"))
     return versions, tables
 
 

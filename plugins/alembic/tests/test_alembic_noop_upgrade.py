@@ -4,13 +4,15 @@ from a graph cache that cannot prove itself fresh."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 from alembic_helpers import table_revision
 from pydapter_migrations_alembic import AlembicAdapter
+
+from pydapter_migrations.testing import KitDatabase
+from pydapter_migrations.urls import DatabaseURL
 
 _NOOP_UPGRADE = """
 import json, sys
@@ -22,10 +24,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("alembic",
 
 
 def _tables(url: str) -> set[str]:
-    path = url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-    return {row[0] for row in rows}
+    return KitDatabase(DatabaseURL.parse(url)).tables()
 
 
 def test_upgrade_with_nothing_pending_imports_neither_alembic_nor_sqlalchemy(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
+from pydapter_migrations.testing import KitDatabase
 from pydapter_migrations.urls import DatabaseURL
 
 
@@ -29,22 +29,9 @@ def write_revision(
 
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
     """Rows of ``sql`` run on the database at ``url``, on a connection of its own."""
-    parsed = DatabaseURL.parse(url)
-    if parsed.backend == "sqlite":
-        conn: Any = sqlite3.connect(str(parsed.sqlite_path))
-    else:
-        import psycopg
-
-        conn = psycopg.connect(**parsed.sync().psycopg_kwargs(), autocommit=True)
-    try:
-        return [tuple(row) for row in conn.execute(sql).fetchall()]
-    finally:
-        conn.close()
+    return KitDatabase(DatabaseURL.parse(url)).query(sql)
 
 
 def tables(url: str) -> set[str]:
-    if DatabaseURL.parse(url).backend == "sqlite":
-        sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
-    else:
-        sql = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-    return {row[0] for row in query(url, sql)}
+    """The tables of the database at ``url``."""
+    return KitDatabase(DatabaseURL.parse(url)).tables()

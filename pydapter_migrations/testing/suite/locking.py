@@ -1,0 +1,93 @@
+"""One migration run at a time per database: a waiter times out with a lock error,
+concurrent processes apply each revision once, and a killed process leaves no lock."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from ... import MigrationLockError
+from ...locking import database_lock
+from ._database import KitDatabase
+from ._support import SuiteBase, wait_for
+
+__all__ = ["LockingSuite"]
+
+
+class LockingSuite(SuiteBase):
+    """The migration lock, across processes."""
+
+    #: Seconds a lock waiter is given in the lock-timeout test.
+    lock_wait: ClassVar[float] = 1.0
+
+    def test_lock_waiter_times_out_with_lock_error(
+        self, tmp_path: Path, directory: Path, url: str
+    ) -> None:
+        revisions = self.chain(directory, url, 2)
+        hold = tmp_path / "hold"
+        hold.mkdir()
+        holder = self.worker(
+            "upgrade", "head", directory=str(directory), connection_string=url, hold=hold
+        )
+        try:
+            wait_for(lambda: (hold / "held").exists() or holder.poll() is not None, 60)
+            assert holder.poll() is None, holder.communicate()[1]
+            started = time.monotonic()
+            with pytest.raises(MigrationLockError) as info:
+                self.upgrade(directory, url, lock_timeout=self.lock_wait)
+            waited = time.monotonic() - started
+            assert self.lock_wait * 0.9 <= waited < self.lock_wait + 10
+            assert info.value.adapter == self.adapter.migration_key
+        finally:
+            (hold / "release").touch()
+            _, err = holder.communicate(timeout=120)
+        assert holder.returncode == 0, err
+        assert self.current(directory, url) == revisions[-1]
+
+    def test_concurrent_processes_apply_each_revision_once(
+        self, directory: Path, url: str, db: KitDatabase
+    ) -> None:
+        revisions = self.chain(directory, url, 3)
+        workers = [
+            self.worker("upgrade", "head", directory=str(directory), connection_string=url)
+            for _ in range(6)
+        ]
+        results = [(w.wait(timeout=180), w.communicate()[1]) for w in workers]
+        assert [code for code, _ in results] == [0] * 6, results
+        assert sorted(row[0] for row in db.query("SELECT n FROM kit_log")) == [1, 2, 3]
+        assert self.current(directory, url) == revisions[-1]
+
+    def test_killed_process_leaves_no_lock(
+        self, directory: Path, url: str, db: KitDatabase
+    ) -> None:
+        self.init(directory, url)
+        slow = db.slow_statement(60)
+        revision = self.new(directory, url, "slow",
+                            ["CREATE TABLE kit_slow (id integer)", slow],
+                            ["DROP TABLE kit_slow"])  # fmt: skip
+        victim = self.worker("upgrade", "head", directory=str(directory), connection_string=url)
+
+        def lock_is_held() -> bool:
+            try:
+                with database_lock(url, timeout=0):
+                    return False
+            except MigrationLockError:
+                return True
+
+        wait_for(lambda: lock_is_held() or victim.poll() is not None, 60)
+        wait_for(lambda: db.is_running(slow) or victim.poll() is not None, 60)
+        assert victim.poll() is None, victim.communicate()[1]
+        victim.send_signal(signal.SIGKILL)
+        victim.communicate(timeout=30)
+
+        self.write_revision(directory, revision, ["CREATE TABLE kit_slow (id integer)"],
+                            ["DROP TABLE kit_slow"])  # fmt: skip
+        started = time.monotonic()
+        self.upgrade(directory, url, lock_timeout=15)
+        assert time.monotonic() - started < 15
+        assert self.current(directory, url) == revision
+        assert "kit_slow" in db.kit_tables()

@@ -1,0 +1,104 @@
+"""Applying and reverting revisions: round trips, every kind of target, a second upgrade
+that does nothing, an unknown revision, history without a database, offline SQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ... import MigrationNotFoundError
+from ..requirements import requires
+from ._database import KitDatabase
+from ._support import Recorder, SuiteBase, snapshot
+
+__all__ = ["MigrationsSuite"]
+
+
+class MigrationsSuite(SuiteBase):
+    """Upgrades, downgrades, current revision and history."""
+
+    def test_round_trip(self, directory: Path, url: str, db: KitDatabase) -> None:
+        r1, r2 = self.chain(directory, url, 2)
+        history = self.history(directory, url)
+        assert [h["revision"] for h in history] == [r1, r2]
+        assert [h["description"] for h in history] == ["revision 1", "revision 2"]
+        assert [h["down_revision"] for h in history] == [None, r1]
+        assert [h["applied"] for h in history] == [False, False]
+        assert self.current(directory, url) is None
+
+        self.upgrade(directory, url)
+        assert self.current(directory, url) == r2
+        assert db.kit_tables() == {"kit_log", "kit_t1", "kit_t2"}
+        assert [h["applied"] for h in self.history(directory, url)] == [True, True]
+
+        self.downgrade(directory, url, "base")
+        assert self.current(directory, url) is None
+        assert db.kit_tables() == set()
+        assert [h["applied"] for h in self.history(directory, url)] == [False, False]
+
+    def test_history_without_connection_string(self, directory: Path, url: str) -> None:
+        revisions = self.chain(directory, url, 2)
+        self.upgrade(directory, url)
+        history = self.history(directory, None)
+        assert [h["revision"] for h in history] == revisions
+        assert [h["applied"] for h in history] == [None, None]
+
+    def test_targets_head_base_id_and_relative(
+        self, directory: Path, url: str, db: KitDatabase
+    ) -> None:
+        r1, r2, r3 = self.chain(directory, url, 3)
+        self.upgrade(directory, url, r1)
+        assert self.current(directory, url) == r1
+        assert db.kit_tables() == {"kit_log", "kit_t1"}
+        self.upgrade(directory, url, "head")
+        assert self.current(directory, url) == r3
+        self.downgrade(directory, url, "-1")
+        assert self.current(directory, url) == r2
+        assert "kit_t3" not in db.kit_tables()
+        self.downgrade(directory, url, r1)
+        assert self.current(directory, url) == r1
+        assert db.kit_tables() == {"kit_log", "kit_t1"}
+        self.downgrade(directory, url, "base")
+        assert self.current(directory, url) is None
+        self.upgrade(directory, url, r2)
+        assert self.current(directory, url) == r2
+        assert sorted(row[0] for row in db.query("SELECT n FROM kit_log")) == [1, 2]
+
+    def test_second_upgrade_is_a_no_op(
+        self, directory: Path, url: str, db: KitDatabase, recorder: Recorder
+    ) -> None:
+        revisions = self.chain(directory, url, 2)
+        self.upgrade(directory, url)
+        recorder.events.clear()
+        self.upgrade(directory, url)
+        assert self.current(directory, url) == revisions[-1]
+        assert sorted(row[0] for row in db.query("SELECT n FROM kit_log")) == [1, 2]
+        assert recorder.named("after_revision") == []
+        [before] = recorder.named("before_migrate")
+        assert before.pending == ()
+        assert len(recorder.named("after_migrate")) == 1
+
+    def test_unknown_revision_raises_not_found_and_changes_nothing(
+        self, directory: Path, url: str, db: KitDatabase
+    ) -> None:
+        r1, _ = self.chain(directory, url, 2)
+        self.upgrade(directory, url, r1)
+        files = snapshot(directory)
+        for call in (self.upgrade, self.downgrade):
+            with pytest.raises(MigrationNotFoundError) as info:
+                call(directory, url, "feedc0ffee99")
+            assert info.value.revision == "feedc0ffee99"
+            assert info.value.adapter == self.adapter.migration_key
+        assert self.current(directory, url) == r1
+        assert db.kit_tables() == {"kit_log", "kit_t1"}
+        assert snapshot(directory) == files
+
+    @requires("sql_rendering")
+    def test_offline_sql_touches_nothing(self, directory: Path, url: str, db: KitDatabase) -> None:
+        self.chain(directory, url, 2)
+        sql = self.upgrade(directory, url, sql=True)
+        assert isinstance(sql, str)
+        assert "kit_t1" in sql and "kit_t2" in sql
+        assert self.current(directory, url) is None
+        assert db.kit_tables() == set()
