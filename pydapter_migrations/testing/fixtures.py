@@ -3,6 +3,8 @@
 * ``postgresql_server``: a throwaway cluster for the session (skipped when PostgreSQL is
   not installed, except under ``CI=true`` where that is a failure).
 * ``postgresql_url``: a fresh database on it for each test, as a URL with a password.
+* ``mariadb_server``: a throwaway MariaDB server for the session (same skip / fail rule).
+* ``mariadb_url``: a fresh database on it for each test, as a ``mysql+pymysql://`` URL.
 * ``sqlite_url``: a SQLite file in the test's temporary directory.
 """
 
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from .mariadb import MariaDBNotAvailable, MariaDBServer
 from .postgres import PostgresNotAvailable, PostgresServer
 
 
@@ -38,6 +41,25 @@ def postgresql_server() -> Iterator[PostgresServer]:
 def postgresql_url(postgresql_server: PostgresServer) -> str:
     """A URL (``postgresql://`` with a password) of a database created for this test."""
     return postgresql_server.url(postgresql_server.create_database())
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[MariaDBServer]:
+    """A MariaDB server started for this test session and removed after it."""
+    try:
+        server = MariaDBServer()
+    except MariaDBNotAvailable as exc:
+        if _in_ci():
+            pytest.fail(f"CI=true but {exc}", pytrace=False)
+        pytest.skip(str(exc))
+    with server:
+        yield server
+
+
+@pytest.fixture
+def mariadb_url(mariadb_server: MariaDBServer) -> str:
+    """A URL (``mysql+pymysql://`` with a password) of a database created for this test."""
+    return mariadb_server.url(mariadb_server.create_database())
 
 
 @pytest.fixture
