@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from .hookspecs import hookimpl
+from ..hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
     from rich.console import Console
 
-    from .events import MigrationEvent
+    from ..events import MigrationEvent
 
 __all__ = ["RunReporter", "echo_json", "render_backends", "render_history", "render_status"]
 

@@ -1,0 +1,76 @@
+"""``init`` and ``new``: create the migration environment and its revisions."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from .adapter import adapter_for, call
+from .options import current_state, global_options
+
+__all__ = ["init", "new"]
+
+
+@contextmanager
+def _project_on_path() -> Iterator[None]:
+    """Let ``--models myapp.models`` import from the working directory, as ``python -m`` does."""
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        yield
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
+
+
+@click.command()
+@click.option(
+    "--models",
+    metavar="MODULE",
+    help="Module holding the SQLAlchemy models (metadata) for autogenerate.",
+)
+@global_options
+def init(models: str | None) -> None:
+    """Create the migration environment in the migration directory."""
+    settings = current_state().settings()
+    adapter = adapter_for(settings)
+    with _project_on_path():
+        call(
+            adapter,
+            "init_migrations",
+            settings.directory,
+            connection_string=settings.url,
+            models_module=models,
+        )
+    click.echo(f"initialised {settings.backend} migrations in {settings.directory}")
+
+
+@click.command()
+@click.argument("message")
+@click.option(
+    "--autogenerate/--no-autogenerate",
+    default=None,
+    help="Compare the models with the database (default: where the backend can).",
+)
+@global_options
+def new(message: str, autogenerate: bool | None) -> None:
+    """Create a revision; its id is printed alone on the last line."""
+    settings = current_state().settings()
+    adapter = adapter_for(settings)
+    with _project_on_path():
+        revision = call(
+            adapter,
+            "create_migration",
+            message,
+            autogenerate,
+            directory=settings.directory,
+            connection_string=settings.url,
+        )
+    click.echo(f"created revision {revision} in {settings.directory / 'versions'}", err=True)
+    click.echo(revision)

@@ -1,0 +1,71 @@
+"""How a failed command ends: one masked line on stderr and the documented exit status.
+
+0 on success, 1 on a migration error, 2 on a usage or configuration error; ``--verbose``
+adds the traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import click
+
+from ..errors import (
+    AdapterNotFoundError,
+    MigrationError,
+    MigrationLockError,
+    MigrationNotFoundError,
+)
+from .options import State
+
+__all__ = ["Group"]
+
+
+class Group(click.Group):
+    """Turns errors into one masked line on stderr and the documented exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except MigrationError as error:
+            _fail(ctx, error, 1)
+        except Exception as error:
+            from ..config import ConfigError
+
+            if isinstance(error, ConfigError):
+                _fail(ctx, error, 2)
+            _fail(ctx, error, 1, unexpected=True)
+
+
+# What to do next, for errors whose message names only the problem.
+_HINTS: tuple[tuple[type[MigrationError], str], ...] = (
+    (MigrationNotFoundError, "list the revisions with `pydapter-migrate history`"),
+    (AdapterNotFoundError, "pick one with -b/--backend; see `pydapter-migrate backends`"),
+    (MigrationLockError, "another migration is running; retry, or wait longer with --lock-timeout"),
+)
+
+
+def _fail(
+    ctx: click.Context, error: BaseException, code: int, *, unexpected: bool = False
+) -> NoReturn:
+    state = ctx.ensure_object(State)
+    if state.verbose:
+        import traceback
+
+        text = "".join(traceback.format_exception(error))
+        click.echo(state.mask(text.rstrip()), err=True)
+    text = str(error).strip()
+    # One line: multi-line driver messages are joined rather than cut.
+    message = " ".join(line.strip() for line in text.splitlines()) or type(error).__name__
+    for error_type, hint in _HINTS:
+        if isinstance(error, error_type):
+            message = f"{message} ({hint})"
+            break
+    if unexpected:
+        message = f"unexpected {type(error).__name__}: {message}"
+        if not state.verbose:
+            message += " (run with --verbose for the traceback)"
+    click.echo(f"Error: {state.mask(message)}", err=True)
+    ctx.exit(code)

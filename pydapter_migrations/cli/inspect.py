@@ -1,0 +1,82 @@
+"""``current``, ``history`` and ``status``: where the database is, and what is pending."""
+
+from __future__ import annotations
+
+import click
+
+from .adapter import adapter_for, call
+from .options import current_state, display_url, global_options, json_option, require_url
+
+__all__ = ["current", "history", "status"]
+
+
+@click.command()
+@json_option
+@global_options
+def current(as_json: bool) -> None:
+    """Show the revision the database is at."""
+    settings = current_state().settings()
+    url = require_url(settings, "current")
+    revision = call(
+        adapter_for(settings),
+        "get_current_revision",
+        directory=settings.directory,
+        connection_string=url,
+    )
+    if as_json:
+        from .output import echo_json
+
+        echo_json({"revision": revision})
+    else:
+        click.echo(revision if revision is not None else "(nothing applied)")
+
+
+@click.command()
+@json_option
+@global_options
+def history(as_json: bool) -> None:
+    """List every revision, oldest first (applied or not, given a database URL)."""
+    from .output import echo_json, render_history
+
+    settings = current_state().settings()
+    entries = call(
+        adapter_for(settings),
+        "get_migration_history",
+        directory=settings.directory,
+        connection_string=settings.url,
+    )
+    if as_json:
+        echo_json(entries)
+    else:
+        render_history(entries)
+
+
+@click.command()
+@json_option
+@global_options
+def status(as_json: bool) -> None:
+    """Show applied and pending revisions, the current revision and the head."""
+    from .output import echo_json, render_status
+
+    state = current_state()
+    settings = state.settings()
+    url = require_url(settings, "status")
+    adapter = adapter_for(settings)
+    common = {"directory": settings.directory, "connection_string": url}
+    entries = call(adapter, "get_migration_history", **common)
+    revision = call(adapter, "get_current_revision", **common)
+    pending = [entry["revision"] for entry in entries if not entry.get("applied")]
+    report = {
+        "backend": settings.backend,
+        "directory": str(settings.directory),
+        "database": display_url(url, state),
+        "current": revision,
+        "head": entries[-1]["revision"] if entries else None,
+        "pending": pending,
+        "applied": [entry["revision"] for entry in entries if entry.get("applied")],
+        "up_to_date": not pending,
+    }
+    if as_json:
+        echo_json(report)
+    else:
+        render_status(report, entries)

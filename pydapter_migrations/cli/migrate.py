@@ -1,0 +1,84 @@
+"""``upgrade`` and ``downgrade``: run revisions with progress, or print their SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..errors import MigrationDowngradeError, MigrationUpgradeError
+from ..revisions import HEAD, relative_steps
+from .adapter import adapter_for, call
+from .options import (
+    PROG_NAME,
+    current_state,
+    global_options,
+    lock_timeout_option,
+    require_url,
+    sql_option,
+)
+
+__all__ = ["downgrade", "upgrade"]
+
+_MIGRATE_SETTINGS = {"ignore_unknown_options": True}  # so that `downgrade -1` parses
+
+
+def _check_target(target: str) -> str:
+    # Targets like -1 are let through click's option parser; anything else that
+    # starts with a dash is a mistyped option.
+    if target.startswith("-") and relative_steps(target) is None:
+        raise click.UsageError(f"No such option: {target}")
+    return target
+
+
+def _migrate(operation: str, target: str, sql: bool, lock_timeout: float | None) -> None:
+    state = current_state()
+    settings = state.settings()
+    target = _check_target(target)
+    url = require_url(settings, operation)
+    adapter = adapter_for(settings)
+    kwargs: dict[str, Any] = {"directory": settings.directory, "connection_string": url}
+    if lock_timeout is not None:
+        kwargs["lock_timeout"] = lock_timeout
+    if sql:
+        if not getattr(adapter, "supports_sql", False):
+            error = MigrationUpgradeError if operation == "upgrade" else MigrationDowngradeError
+            raise error(
+                f"the {settings.backend} backend cannot print SQL; run without --sql",
+                adapter=settings.backend,
+            )
+        text = call(adapter, operation, target, sql=True, **kwargs)
+        click.echo(state.mask(str(text or "")).rstrip("\n"))
+        return
+
+    from ..registry import register_plugin, unregister_plugin
+    from .output import RunReporter
+
+    reporter = RunReporter(operation)
+    register_plugin(reporter, name=f"{PROG_NAME}-progress")
+    try:
+        call(adapter, operation, target, **kwargs)
+    finally:
+        reporter.close()
+        unregister_plugin(reporter)
+    click.echo(reporter.summary(target))
+
+
+@click.command(context_settings=_MIGRATE_SETTINGS)
+@click.argument("revision", default=HEAD)
+@sql_option
+@lock_timeout_option
+@global_options
+def upgrade(revision: str, sql: bool, lock_timeout: float | None) -> None:
+    """Apply revisions up to REVISION (default: head)."""
+    _migrate("upgrade", revision, sql, lock_timeout)
+
+
+@click.command(context_settings=_MIGRATE_SETTINGS)
+@click.argument("revision")
+@sql_option
+@lock_timeout_option
+@global_options
+def downgrade(revision: str, sql: bool, lock_timeout: float | None) -> None:
+    """Revert revisions down to REVISION (an id, -1, or base)."""
+    _migrate("downgrade", revision, sql, lock_timeout)
