@@ -1,41 +1,44 @@
 """Base classes for adapters.
 
-:class:`SyncMigrationAdapter` implements the six public classmethods once for every
-backend: it validates input, parses the URL, holds the database lock, fires the hooks and
-maps errors. A backend fills in the small private steps below (``_init``, ``_create``,
-``_plan``, ``_apply``, ``_current``, ``_history``, ...). :class:`AsyncMigrationAdapter`
-turns any sync adapter into its async twin, running it off the event loop.
+:class:`SyncMigrationAdapter` implements the public classmethods once for every backend:
+it checks the input (an unknown keyword argument is a ``TypeError`` before anything is
+touched), parses the URL, runs upgrades and downgrades through
+:func:`~pydapter_migrations.runner.run_migration` (lock, hooks, fence, errors) and maps
+every failure to the documented error. A backend fills in the steps, declared here as
+abstract classmethods: a concrete adapter that misses one fails when its class is
+created (and in mypy). :class:`AsyncMigrationAdapter` turns any sync adapter into its
+async twin, running it off the event loop.
 
 An adapter that overrides the public classmethods directly is still a valid adapter; it
-just does its own locking, hooks and error mapping.
+then owes no step those methods would have used, and does its own locking and hooks.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
-from abc import ABC
-from collections.abc import Iterator, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from .bridge import run_sync
+from .connections import DatabaseMissingError, Session, connect
 from .errors import (
     MigrationCreationError,
-    MigrationDowngradeError,
     MigrationError,
     MigrationInitError,
-    MigrationUpgradeError,
     wrap_errors,
 )
-from .events import MigrationEvent, MigrationRun
-from .locking import DEFAULT_LOCK_TIMEOUT, database_lock
-from .registry import default_registry
+from .events import Operation
+from .hooks import MigrationHooks
+from .locking import DEFAULT_LOCK_TIMEOUT, check_timeout
 from .revisions import slugify
-from .urls import DatabaseURL
+from .runner import MigrationPlan, MigrationRun, error_type_of, run_migration
+from .urls import DatabaseURL, InvalidURLError
 
 __all__ = [
     "AsyncMigrationAdapter",
@@ -45,18 +48,22 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike[str]
+ConnectionString = str | DatabaseURL
+StateT = TypeVar("StateT")
+F = TypeVar("F", bound=Callable[..., Any])
 
-
-@dataclass(frozen=True)
-class MigrationPlan:
-    """What an upgrade or downgrade will do: ``revisions`` in the order they will run.
-
-    ``state`` is the backend's own (a loaded script directory, a migration list...), handed
-    back to its ``_apply`` so nothing is loaded twice.
-    """
-
-    revisions: Sequence[str]
-    state: Any = None
+# Which public methods use which step: a class that overrides all of a step's users
+# owes no implementation of it.
+_STEP_USERS: Mapping[str, tuple[str, ...]] = {
+    "_is_initialised": ("create_migration", "upgrade", "downgrade", "get_current_revision",
+                        "get_migration_history"),
+    "_init": ("init_migrations",),
+    "_create": ("create_migration",),
+    "_plan": ("upgrade", "downgrade"),
+    "_apply": ("upgrade", "downgrade"),
+    "_current": ("get_current_revision",),
+    "_history": ("get_migration_history",),
+}  # fmt: skip
 
 
 class BaseMigrationAdapter(ABC):
@@ -71,6 +78,9 @@ class BaseMigrationAdapter(ABC):
     is_async: ClassVar[bool] = False
     #: Database families (URL schemes before ``+``) the backend runs on.
     supported_databases: ClassVar[frozenset[str]] = frozenset({"sqlite", "postgresql"})
+    #: Keyword arguments a public method takes beyond the documented ones, by method
+    #: name; any other keyword is refused with ``TypeError``.
+    extra_options: ClassVar[Mapping[str, frozenset[str]]] = {}
 
     @classmethod
     def capabilities(cls) -> frozenset[str]:
@@ -82,24 +92,101 @@ class BaseMigrationAdapter(ABC):
         }
         return frozenset(name for name, on in flags.items() if on)
 
+    @classmethod
+    def _check_options(cls, method: str, options: Mapping[str, Any]) -> None:
+        """Refuse keywords nobody declared, as Python refuses them for plain functions."""
+        allowed = cls.extra_options.get(method, frozenset())
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise TypeError(
+                f"{cls.__name__}.{method}() got an unexpected keyword argument {unknown[0]!r}"
+            )
 
-class SyncMigrationAdapter(BaseMigrationAdapter):
-    """Base class of synchronous adapters; see the module docstring for the steps."""
+
+def _public(method: F) -> F:
+    """Check a public classmethod's keywords before it runs, and keep the plain connection
+    string out of its frame (a parsed URL masks the password in every ``repr``)."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def checked(cls: type[SyncMigrationAdapter[Any]], *args: Any, **kwargs: Any) -> Any:
+        known = _KNOWN_KEYWORDS[name]
+        cls._check_options(name, {k: v for k, v in kwargs.items() if k not in known})
+        text = kwargs.get("connection_string")
+        if text is not None and not isinstance(text, DatabaseURL):
+            try:
+                kwargs["connection_string"] = DatabaseURL.parse(text)
+            except InvalidURLError as error:
+                # Reported by the method, with its own error type; only the (masked)
+                # error travels on, not the text.
+                kwargs["connection_string"] = _RefusedURL(error)
+            del text
+        return method(cls, *args, **kwargs)
+
+    return checked  # type: ignore[return-value]
+
+
+class _RefusedURL:
+    """A connection string that did not parse: why, and nothing of its text."""
+
+    def __init__(self, error: InvalidURLError) -> None:
+        self.error = error.with_traceback(None)
+
+    def __repr__(self) -> str:
+        return "<refused connection string>"
+
+
+_COMMON = frozenset({"directory", "connection_string"})
+_RUN = _COMMON | {"revision", "lock_timeout", "sql", "registry", "observers"}
+_KNOWN_KEYWORDS: Mapping[str, frozenset[str]] = {
+    "init_migrations": _COMMON | {"models_module"},
+    "create_migration": _COMMON | {"message", "autogenerate"},
+    "upgrade": _RUN,
+    "downgrade": _RUN,
+    "get_current_revision": _COMMON,
+    "get_migration_history": _COMMON,
+}
+
+
+class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
+    """Base class of synchronous adapters; ``StateT`` is what the backend's plans carry.
+
+    See the module docstring and ``docs/writing-adapters.md`` for the steps.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "migration_key" not in cls.__dict__ or getattr(cls, "_abstract_backend", False):
+            return
+        missing = [
+            step
+            for step, users in _STEP_USERS.items()
+            if getattr(getattr(cls, step), "__isabstractmethod__", False)
+            and any(_inherited(cls, user) for user in users)
+        ]
+        if cls.supports_sql and getattr(cls._render_sql, "__isabstractmethod__", False):
+            missing.append("_render_sql")
+        if missing:
+            raise TypeError(
+                f"adapter {cls.__qualname__} must implement {', '.join(missing)} "
+                "(see docs/writing-adapters.md)"
+            )
 
     # -- the public API ----------------------------------------------------
 
     @classmethod
+    @_public
     def init_migrations(
         cls,
         directory: PathLike,
         *,
-        connection_string: str | None = None,
+        connection_string: ConnectionString | None = None,
         models_module: ModuleType | str | None = None,
-        **kwargs: Any,
+        **options: Any,
     ) -> None:
         """Create the migration environment in ``directory`` (missing or empty)."""
         with cls._guard(MigrationInitError, "init_migrations", connection_string) as url:
-            path = Path(directory)
+            path = _path(directory, MigrationInitError)
             if path.exists() and (not path.is_dir() or any(path.iterdir())):
                 raise MigrationInitError(
                     f"{path} already exists and is not an empty directory; "
@@ -108,20 +195,21 @@ class SyncMigrationAdapter(BaseMigrationAdapter):
             created = not path.exists()
             path.mkdir(parents=True, exist_ok=True)
             try:
-                cls._init(path, url=url, models_module=models_module, **kwargs)
+                cls._init(path, url=url, models_module=models_module, **options)
             except BaseException:
                 _undo_init(path, created)
                 raise
 
     @classmethod
+    @_public
     def create_migration(
         cls,
         message: str,
         autogenerate: bool | None = None,
         *,
         directory: PathLike,
-        connection_string: str | None = None,
-        **kwargs: Any,
+        connection_string: ConnectionString | None = None,
+        **options: Any,
     ) -> str:
         """Write a new revision and return its id."""
         with cls._guard(MigrationCreationError, "create_migration", connection_string) as url:
@@ -139,80 +227,110 @@ class SyncMigrationAdapter(BaseMigrationAdapter):
                 autogenerate=autogenerate,
                 slug=slugify(message),
                 url=url,
-                **kwargs,
+                **options,
             )
 
     @classmethod
+    @_public
     def upgrade(
         cls,
         revision: str = "head",
         *,
         directory: PathLike,
-        connection_string: str,
+        connection_string: ConnectionString,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         sql: bool = False,
-        **kwargs: Any,
+        registry: Any = None,
+        observers: Iterable[object] = (),
+        **options: Any,
     ) -> str | None:
-        """Apply revisions up to ``revision``; with ``sql=True`` return the SQL instead."""
+        """Apply revisions up to ``revision``; with ``sql=True`` return the SQL instead.
+
+        ``registry`` (default: the process registry) supplies the hook plugins, and
+        ``observers`` are hook implementations that watch this run only.
+        """
         return cls._migrate(
-            "upgrade", revision, directory, connection_string, lock_timeout, sql, kwargs
-        )
+            Operation.UPGRADE, revision, directory, connection_string, lock_timeout, sql,
+            registry, observers, options,
+        )  # fmt: skip
 
     @classmethod
+    @_public
     def downgrade(
         cls,
         revision: str,
         *,
         directory: PathLike,
-        connection_string: str,
+        connection_string: ConnectionString,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         sql: bool = False,
-        **kwargs: Any,
+        registry: Any = None,
+        observers: Iterable[object] = (),
+        **options: Any,
     ) -> str | None:
         """Revert revisions down to ``revision``; with ``sql=True`` return the SQL instead."""
         return cls._migrate(
-            "downgrade", revision, directory, connection_string, lock_timeout, sql, kwargs
-        )
+            Operation.DOWNGRADE, revision, directory, connection_string, lock_timeout, sql,
+            registry, observers, options,
+        )  # fmt: skip
 
     @classmethod
+    @_public
     def get_current_revision(
-        cls, *, directory: PathLike, connection_string: str, **kwargs: Any
+        cls, *, directory: PathLike, connection_string: ConnectionString, **options: Any
     ) -> str | None:
         """The revision the database is at, or ``None`` when nothing is applied."""
         with cls._guard(MigrationError, "get_current_revision", connection_string) as url:
             path = cls._initialised_directory(directory, MigrationError)
-            return cls._current(path, cls._require_url(url, MigrationError), **kwargs)
+            with _reading(cls._session_url(cls._require_url(url, MigrationError))) as session:
+                return cls._current(path, session)
 
     @classmethod
+    @_public
     def get_migration_history(
-        cls, *, directory: PathLike, connection_string: str | None = None, **kwargs: Any
+        cls,
+        *,
+        directory: PathLike,
+        connection_string: ConnectionString | None = None,
+        **options: Any,
     ) -> list[dict[str, Any]]:
         """Every revision, oldest first: ``revision``, ``description``, ``down_revision``,
         ``applied`` (``None`` without a connection string)."""
         with cls._guard(MigrationError, "get_migration_history", connection_string) as url:
             path = cls._initialised_directory(directory, MigrationError)
-            return cls._history(path, url, **kwargs)
+            if url is None:
+                return cls._history(path, None)
+            with _reading(cls._session_url(url)) as session:
+                return cls._history(path, session)
 
     # -- the steps a backend implements ------------------------------------
 
     @classmethod
-    def _is_initialised(cls, directory: Path) -> bool:
-        """Whether ``directory`` holds this backend's migration environment."""
-        raise TypeError(f"{cls.__name__} does not implement _is_initialised")
+    def _session_url(cls, url: DatabaseURL) -> DatabaseURL:
+        """The URL of the session the core opens for a run or a read, and lends to the
+        backend: by default ``url`` through its synchronous driver. Override it to name a
+        driver your engine can run on (the same database, another driver)."""
+        return url.sync()
 
     @classmethod
+    @abstractmethod
+    def _is_initialised(cls, directory: Path) -> bool:
+        """Whether ``directory`` holds this backend's migration environment."""
+
+    @classmethod
+    @abstractmethod
     def _init(
         cls,
         directory: Path,
         *,
         url: DatabaseURL | None,
         models_module: ModuleType | str | None,
-        **kwargs: Any,
+        **options: Any,
     ) -> None:
         """Lay out the environment in the existing, empty ``directory``."""
-        raise TypeError(f"{cls.__name__} does not implement _init")
 
     @classmethod
+    @abstractmethod
     def _create(
         cls,
         directory: Path,
@@ -221,64 +339,60 @@ class SyncMigrationAdapter(BaseMigrationAdapter):
         autogenerate: bool | None,
         slug: str,
         url: DatabaseURL | None,
-        **kwargs: Any,
+        **options: Any,
     ) -> str:
         """Write a revision file (``slug`` is the file-name-safe message); return its id."""
-        raise TypeError(f"{cls.__name__} does not implement _create")
 
     @classmethod
-    def _plan(
-        cls, directory: Path, url: DatabaseURL, operation: str, target: str, **kwargs: Any
-    ) -> MigrationPlan:
-        """Resolve ``target`` (raising :class:`MigrationNotFoundError` for an unknown one)
-        into the revisions to apply or revert. Called with the lock held."""
-        raise TypeError(f"{cls.__name__} does not implement _plan")
+    @abstractmethod
+    def _plan(cls, run: MigrationRun) -> MigrationPlan[StateT]:
+        """Resolve ``run.target`` (raising :class:`MigrationNotFoundError` for an unknown
+        one) into the revisions to run, reading the database on ``run.session``. Called
+        with the lock held."""
 
     @classmethod
-    def _apply(
-        cls,
-        directory: Path,
-        url: DatabaseURL,
-        plan: MigrationPlan,
-        run: MigrationRun,
-        **kwargs: Any,
-    ) -> None:
-        """Run ``plan``, one transaction per revision, calling ``run.revision_done(id)``
-        after each commit."""
-        raise TypeError(f"{cls.__name__} does not implement _apply")
+    @abstractmethod
+    def _apply(cls, run: MigrationRun, plan: MigrationPlan[StateT]) -> None:
+        """Run ``plan`` on ``run.session``, one transaction per revision: call
+        ``run.before_commit(id)`` just before each commit and ``run.revision_done(id)``
+        after it."""
 
     @classmethod
+    @abstractmethod
     def _render_sql(
-        cls, directory: Path, url: DatabaseURL, operation: str, target: str, **kwargs: Any
+        cls, directory: Path, session: Session, operation: Operation, target: str
     ) -> str:
-        """The SQL an upgrade or downgrade would run (``supports_sql`` adapters)."""
-        raise TypeError(f"{cls.__name__} does not implement _render_sql")
+        """The SQL an upgrade or downgrade would run (adapters with ``supports_sql``)."""
 
     @classmethod
-    def _current(cls, directory: Path, url: DatabaseURL, **kwargs: Any) -> str | None:
-        """The applied head revision, read from the database."""
-        raise TypeError(f"{cls.__name__} does not implement _current")
+    @abstractmethod
+    def _current(cls, directory: Path, session: Session) -> str | None:
+        """The applied revision, read on ``session`` (a read never creates a database)."""
 
     @classmethod
-    def _history(
-        cls, directory: Path, url: DatabaseURL | None, **kwargs: Any
-    ) -> list[dict[str, Any]]:
-        """The revision list, oldest first (see :meth:`get_migration_history`)."""
-        raise TypeError(f"{cls.__name__} does not implement _history")
+    @abstractmethod
+    def _history(cls, directory: Path, session: Session | None) -> list[dict[str, Any]]:
+        """The revision list, oldest first (see :meth:`get_migration_history`); ``applied``
+        read on ``session``, or ``None`` for each entry without one."""
 
     # -- shared machinery --------------------------------------------------
 
     @classmethod
     @contextmanager
     def _guard(
-        cls, error_type: type[MigrationError], action: str, connection_string: str | None
+        cls,
+        error_type: type[MigrationError],
+        action: str,
+        connection_string: object,
     ) -> Iterator[DatabaseURL | None]:
-        """Parse the URL and map every failure inside to ``error_type``, password masked."""
+        """Parse the URL and map every failure inside to ``error_type``, secrets masked."""
         secrets: tuple[str, ...] = ()
         with wrap_errors(error_type, adapter=cls.migration_key, action=action, secrets=secrets):
             url = None
+            if isinstance(connection_string, _RefusedURL):
+                raise connection_string.error
             if connection_string is not None:
-                url = DatabaseURL.parse(connection_string)
+                url = DatabaseURL.parse(connection_string)  # type: ignore[arg-type]
                 secrets = url.secrets()
         with wrap_errors(error_type, adapter=cls.migration_key, action=action, secrets=secrets):
             if url is not None and url.backend not in cls.supported_databases:
@@ -296,13 +410,13 @@ class SyncMigrationAdapter(BaseMigrationAdapter):
 
     @classmethod
     def _initialised_directory(cls, directory: PathLike, error_type: type[MigrationError]) -> Path:
-        if directory is None or str(directory) == "":
-            raise error_type("a migration directory is required")
-        path = Path(directory)
-        if not path.is_dir():
+        path = _path(directory, error_type)
+        if not path.exists():
             raise error_type(
                 f"migration directory {path} does not exist; run init_migrations first"
             )
+        if not path.is_dir():
+            raise error_type(f"{path} is not a directory; pass the migration directory")
         if not cls._is_initialised(path):
             raise error_type(
                 f"{path} is not a migration directory of the {cls.migration_key} backend; "
@@ -313,16 +427,18 @@ class SyncMigrationAdapter(BaseMigrationAdapter):
     @classmethod
     def _migrate(
         cls,
-        operation: str,
+        operation: Operation,
         target: str,
         directory: PathLike,
-        connection_string: str,
+        connection_string: ConnectionString,
         lock_timeout: float,
         sql: bool,
-        kwargs: dict[str, Any],
+        registry: Any,
+        observers: Iterable[object],
+        options: dict[str, Any],
     ) -> str | None:
-        error_type = MigrationUpgradeError if operation == "upgrade" else MigrationDowngradeError
-        with cls._guard(error_type, operation, connection_string) as maybe_url:
+        error_type = error_type_of(operation)
+        with cls._guard(error_type, str(operation), connection_string) as maybe_url:
             url = cls._require_url(maybe_url, error_type)
             if not isinstance(target, str) or not target.strip():
                 raise error_type(f"{operation} needs a target revision (head, base, an id, -1)")
@@ -331,43 +447,67 @@ class SyncMigrationAdapter(BaseMigrationAdapter):
             if sql:
                 if not cls.supports_sql:
                     raise error_type(f"the {cls.migration_key} backend cannot render SQL")
-                return cls._render_sql(path, url, operation, target, **kwargs)
-            run = MigrationRun(
-                default_registry().hooks,
-                MigrationEvent(cls.migration_key, operation, str(path), target),
-            )
-            try:
-                with database_lock(url, timeout=lock_timeout, adapter=cls.migration_key):
-                    plan = cls._plan(path, url, operation, target, **kwargs)
-                    run.begin(plan.revisions)
-                    cls._apply(path, url, plan, run, **kwargs)
-            except Exception as exc:
-                failed = run.failed_revision
-                action = f"{operation} of revision {failed}" if failed else operation
-                error = _as_migration_error(exc, error_type, cls.migration_key, action, url)
-                if error.revision is None:
-                    error.revision = failed
-                run.fail(error)
-                if error is exc:
-                    raise
-                raise error from exc
-            run.finish()
-            return None
+                with _reading(cls._session_url(url)) as session:
+                    return cls._render_sql(path, session, operation, target)
+            if url.is_memory:
+                raise error_type(
+                    "an in-memory SQLite database lasts as long as one connection, so what a "
+                    "migration applied to it would be gone at once; use a file "
+                    "(sqlite:///app.db)"
+                )
+            timeout = check_timeout(lock_timeout)
+            hooks = _hooks(registry, observers)
+        run_migration(
+            adapter=cls.migration_key,
+            operation=operation,
+            directory=path,
+            url=url,
+            session_url=cls._session_url(url),
+            target=target,
+            hooks=hooks,
+            lock_timeout=timeout,
+            options=options,
+            plan=cls._plan,
+            apply=cls._apply,
+        )
+        return None
 
 
-def _as_migration_error(
-    exc: Exception,
-    error_type: type[MigrationError],
-    adapter: str,
-    action: str,
-    url: DatabaseURL,
-) -> MigrationError:
-    """``exc`` as the :class:`MigrationError` that :func:`wrap_errors` would raise."""
+def _inherited(cls: type, method: str) -> bool:
+    """Whether ``cls`` keeps this module's implementation of the public ``method``."""
+    return str(getattr(cls, method).__qualname__).startswith("SyncMigrationAdapter.")
+
+
+def _hooks(registry: Any, observers: Iterable[object]) -> MigrationHooks:
+    from .registry import Registry, default_registry
+
+    if registry is None:
+        registry = default_registry()
+    elif not isinstance(registry, Registry):
+        raise TypeError(f"registry must be a pydapter_migrations Registry, not {registry!r}")
+    return MigrationHooks(registry.plugin_manager, observers)
+
+
+def _path(directory: PathLike, error_type: type[MigrationError]) -> Path:
+    if directory is None or str(directory) == "":
+        raise error_type("a migration directory is required")
+    if not isinstance(directory, str | os.PathLike):
+        raise error_type(f"directory must be a path, not {type(directory).__name__}")
+    return Path(directory)
+
+
+@contextmanager
+def _reading(url: DatabaseURL) -> Iterator[Session]:
+    """A session for a read: a SQLite file that does not exist is read as an empty
+    database, and never created."""
     try:
-        with wrap_errors(error_type, adapter=adapter, action=action, secrets=url.secrets()):
-            raise exc
-    except MigrationError as wrapped:
-        return wrapped
+        session = connect(url, purpose="read", create=False)
+    except DatabaseMissingError:
+        session = connect("sqlite://", purpose="read")
+    try:
+        yield session
+    finally:
+        session.close()
 
 
 def _undo_init(path: Path, created: bool) -> None:
@@ -391,15 +531,16 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
     """
 
     is_async: ClassVar[bool] = True
-    sync_adapter: ClassVar[type[SyncMigrationAdapter]]
-    _twin: ClassVar[type[SyncMigrationAdapter]]
+    sync_adapter: ClassVar[type[SyncMigrationAdapter[Any]]]
+    _twin: ClassVar[type[SyncMigrationAdapter[Any]]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         sync = cls.__dict__.get("sync_adapter")
         if sync is None:
             return
-        for flag in ("supports_autogenerate", "supports_sql", "supported_databases"):
+        for flag in ("supports_autogenerate", "supports_sql", "supported_databases",
+                     "extra_options"):  # fmt: skip
             if flag not in cls.__dict__:
                 setattr(cls, flag, getattr(sync, flag))
         # A sync subclass carrying this class's key, so errors and events name it.
@@ -414,9 +555,9 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
         cls,
         directory: PathLike,
         *,
-        connection_string: str | None = None,
+        connection_string: ConnectionString | None = None,
         models_module: ModuleType | str | None = None,
-        **kwargs: Any,
+        **options: Any,
     ) -> None:
         """Async :meth:`SyncMigrationAdapter.init_migrations`."""
         await run_sync(
@@ -424,7 +565,7 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
             directory,
             connection_string=connection_string,
             models_module=models_module,
-            **kwargs,
+            **options,
         )
 
     @classmethod
@@ -434,8 +575,8 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
         autogenerate: bool | None = None,
         *,
         directory: PathLike,
-        connection_string: str | None = None,
-        **kwargs: Any,
+        connection_string: ConnectionString | None = None,
+        **options: Any,
     ) -> str:
         """Async :meth:`SyncMigrationAdapter.create_migration`."""
         return await run_sync(
@@ -444,7 +585,7 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
             autogenerate,
             directory=directory,
             connection_string=connection_string,
-            **kwargs,
+            **options,
         )
 
     @classmethod
@@ -453,8 +594,8 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
         revision: str = "head",
         *,
         directory: PathLike,
-        connection_string: str,
-        **kwargs: Any,
+        connection_string: ConnectionString,
+        **options: Any,
     ) -> str | None:
         """Async :meth:`SyncMigrationAdapter.upgrade`."""
         return await run_sync(
@@ -462,7 +603,7 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
             revision,
             directory=directory,
             connection_string=connection_string,
-            **kwargs,
+            **options,
         )
 
     @classmethod
@@ -471,8 +612,8 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
         revision: str,
         *,
         directory: PathLike,
-        connection_string: str,
-        **kwargs: Any,
+        connection_string: ConnectionString,
+        **options: Any,
     ) -> str | None:
         """Async :meth:`SyncMigrationAdapter.downgrade`."""
         return await run_sync(
@@ -480,29 +621,33 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
             revision,
             directory=directory,
             connection_string=connection_string,
-            **kwargs,
+            **options,
         )
 
     @classmethod
     async def get_current_revision(
-        cls, *, directory: PathLike, connection_string: str, **kwargs: Any
+        cls, *, directory: PathLike, connection_string: ConnectionString, **options: Any
     ) -> str | None:
         """Async :meth:`SyncMigrationAdapter.get_current_revision`."""
         return await run_sync(
             cls._twin.get_current_revision,
             directory=directory,
             connection_string=connection_string,
-            **kwargs,
+            **options,
         )
 
     @classmethod
     async def get_migration_history(
-        cls, *, directory: PathLike, connection_string: str | None = None, **kwargs: Any
+        cls,
+        *,
+        directory: PathLike,
+        connection_string: ConnectionString | None = None,
+        **options: Any,
     ) -> list[dict[str, Any]]:
         """Async :meth:`SyncMigrationAdapter.get_migration_history`."""
         return await run_sync(
             cls._twin.get_migration_history,
             directory=directory,
             connection_string=connection_string,
-            **kwargs,
+            **options,
         )

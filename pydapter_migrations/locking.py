@@ -1,84 +1,61 @@
-"""The per-database migration lock that every backend's upgrade and downgrade holds.
+"""The per-database migration lock that every run holds, and its fence.
 
-PostgreSQL: a session-level advisory lock on a connection opened for it, taken by polling
-``pg_try_advisory_lock`` outside any transaction, so a waiter never sits in the lock
-manager where it could deadlock with the holder (``CREATE INDEX CONCURRENTLY``). The
-server drops it the moment the holder's connection closes, and
-``client_connection_check_interval`` makes it notice a dead client within a second even
-in the middle of a statement.
+PostgreSQL: a session-level advisory lock, taken by polling ``pg_try_advisory_lock``
+outside any transaction (a waiter never sits in the server's lock manager, where it could
+deadlock with ``CREATE INDEX CONCURRENTLY``). It lives exactly as long as its session,
+which :mod:`~pydapter_migrations.connections` opens with dead-client detection.
 
-SQLite: ``flock`` on a lock file beside the database (never the database file itself:
-POSIX record locks on it belong to SQLite and vanish when any descriptor closes). The
-kernel releases it when the holder dies.
+MySQL / MariaDB: ``GET_LOCK`` on its own session, polled with a zero timeout; released
+when the session ends.
+
+SQLite: ``flock`` on a lock file beside the database's real path (never the database file
+itself: POSIX record locks on it belong to SQLite and vanish when any descriptor closes).
+The kernel releases it when the holder dies.
+
+**The fence.** A lock held by a session can be lost while its run goes on: the session
+is killed (``pg_terminate_backend``, ``idle_session_timeout``, a network cut) and another
+deployer takes the lock. Backends therefore migrate on the session that holds the lock
+(:attr:`MigrationLock.session`), where a lost lock means a lost transaction: nothing more
+can commit. A backend that must use a connection of its own calls :meth:`MigrationLock.fence`
+inside each revision's transaction, just before its commit. On PostgreSQL that statement
+checks that the holder still holds the lock and takes a shared transaction lock on a second
+key; every new holder first takes that second key exclusively (and lets it go), so it
+waits out any commit that passed the check before reading the version table. A run that
+lost its lock can therefore commit nothing more, and the next run sees everything it did.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import fcntl
+import hashlib
+import math
 import os
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .connections import Session, application_name, connect, sqlite_lock_path
 from .errors import MigrationLockError
 from .urls import DatabaseURL
 
-__all__ = [
-    "DEFAULT_LOCK_TIMEOUT",
-    "database_lock",
-    "lock_connection",
-    "postgresql_libpq_options",
-    "postgresql_session_options",
-]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "MigrationLock", "check_timeout", "database_lock"]
 
 DEFAULT_LOCK_TIMEOUT = 60.0
-# Two int4 keys: "pydm", "migr". Advisory locks are scoped to the current database.
-_ADVISORY_KEY = (0x7079646D, 0x6D696772)
-_APPLICATION_NAME = "pydapter-migrations"
-_CHECK_INTERVAL_MS = 1000
+# Advisory keys: the class "pydm", the lock "migr" and the fence "fenc". Advisory locks
+# are scoped to the current database.
+_CLASS, _LOCK_KEY, _FENCE_KEY = 0x7079646D, 0x6D696772, 0x66656E63
 _POLL_START, _POLL_MAX = 0.02, 0.25
-#: The database locked in this context and the connection holding its advisory lock.
-_HELD: contextvars.ContextVar[tuple[DatabaseURL, Any] | None] = contextvars.ContextVar(
-    "pydapter_migrations_lock", default=None
-)
 
 
-def postgresql_session_options() -> dict[str, str]:
-    """Session settings for every PostgreSQL connection that runs migrations.
-
-    With them the server notices within a second that a client died mid-statement, and
-    rolls its transaction back instead of holding locks until the statement ends.
-    """
-    return {"client_connection_check_interval": str(_CHECK_INTERVAL_MS)}
-
-
-def postgresql_libpq_options() -> str:
-    """:func:`postgresql_session_options` as libpq's ``options`` (psycopg, yoyo)."""
-    return " ".join(f"-c {k}={v}" for k, v in postgresql_session_options().items())
-
-
-def lock_connection(url: DatabaseURL | str) -> Any | None:
-    """The connection holding the migration lock on ``url``'s PostgreSQL database in
-    this context (psycopg, autocommit), or ``None`` when no such lock is held here.
-
-    A backend can read its version table, or run its migrations, on it rather than open
-    another connection, which costs a round trip and a SCRAM authentication. Hand it back
-    as it was lent: open (the lock lives exactly as long as it does), in autocommit mode
-    and outside any transaction.
-    """
-    held = _HELD.get()
-    if held is None:
-        return None
-    locked, conn = held
-    return conn if DatabaseURL.parse(url).sync() == locked else None
-
-
-def _holder_label() -> str:
-    return f"{_APPLICATION_NAME} pid={os.getpid()} host={socket.gethostname()}"
+def check_timeout(timeout: Any) -> float:
+    """``timeout`` as seconds to wait; a negative, infinite or non-number value is refused."""
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise ValueError(f"lock_timeout must be a number of seconds, not {type(timeout).__name__}")
+    if not math.isfinite(timeout) or timeout < 0:
+        raise ValueError(f"lock_timeout must be a finite number of seconds >= 0, got {timeout!r}")
+    return float(timeout)
 
 
 def _poll_delays(timeout: float) -> Iterator[float]:
@@ -90,39 +67,149 @@ def _poll_delays(timeout: float) -> Iterator[float]:
         delay = min(delay * 2, _POLL_MAX)
 
 
+class MigrationLock:
+    """The lock of one database, held for one run.
+
+    ``session`` is the connection holding it (PostgreSQL, MySQL) or the run's connection
+    (SQLite, where the lock is a file and needs none): backends migrate on it.
+    """
+
+    def __init__(self, url: DatabaseURL, session: Session | None, adapter: str | None) -> None:
+        self.url = url
+        self.session = session
+        self.adapter = adapter
+        self._holder: Any = None  # backend pid / connection id / lock-file inode
+
+    # -- the fence -----------------------------------------------------------
+
+    def holds(self, connection: Any) -> bool:
+        """Whether ``connection`` (a DB-API connection) is the session holding the lock."""
+        return self.session is not None and connection is self.session.connection
+
+    def fence(self, executor: Session) -> None:
+        """Raise :class:`MigrationLockError` unless this run still holds the lock.
+
+        Run it on the connection that migrates, inside the revision's transaction and
+        just before its commit. On the holding session it costs nothing: a session that
+        lost the lock has lost its transaction too.
+        """
+        family = self.url.backend
+        if family == "sqlite":
+            if not self.url.is_memory:
+                self._fence_file()
+        elif self.holds(executor.connection):
+            return
+        elif family == "postgresql":
+            executor.execute(f"SELECT pg_advisory_xact_lock_shared({_CLASS}, {_FENCE_KEY})")
+            held = executor.scalar(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                f" AND classid = {_CLASS} AND objid = {_LOCK_KEY} AND objsubid = 2"
+                f" AND pid = {int(self._holder)}"
+            )
+            if not held:
+                raise self.lost("its session ended")
+        elif family == "mysql":
+            holder = executor.scalar("SELECT IS_USED_LOCK(?)", (_mysql_lock_name(self.url),))
+            if holder != self._holder:
+                raise self.lost("its session ended")
+
+    def _fence_file(self) -> None:
+        fd, path = self._holder
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except OSError:
+            same = False
+        if not same:
+            raise self.lost(f"its lock file {path} was removed or replaced")
+
+    def alive(self) -> bool:
+        """Whether the lock is still held (asked after a failure, to tell a lost lock)."""
+        if self.url.backend == "sqlite":
+            try:
+                self.fence(self.session)  # type: ignore[arg-type]
+            except MigrationLockError:
+                return False
+            return True
+        assert self.session is not None
+        try:
+            if self.url.backend == "postgresql":
+                return bool(
+                    self.session.scalar(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                        f" AND classid = {_CLASS} AND objid = {_LOCK_KEY} AND objsubid = 2"
+                        " AND pid = pg_backend_pid()"
+                    )
+                )
+            holder = self.session.scalar("SELECT IS_USED_LOCK(?)", (_mysql_lock_name(self.url),))
+            return bool(holder == self._holder)
+        except Exception:
+            return False
+
+    def lost(self, why: str) -> MigrationLockError:
+        """The error of a run whose lock is gone."""
+        return MigrationLockError(
+            f"lost the migration lock on {self.url} ({why}); another run may now hold it, "
+            "so this run stopped without committing anything more",
+            adapter=self.adapter,
+        )
+
+
 @contextlib.contextmanager
 def database_lock(
     url: DatabaseURL | str,
     *,
     timeout: float = DEFAULT_LOCK_TIMEOUT,
     adapter: str | None = None,
-) -> Iterator[None]:
+    session: Session | None = None,
+    purpose: str = "lock",
+) -> Iterator[MigrationLock]:
     """Hold the migration lock of the database at ``url`` for the ``with`` block.
 
-    Raises :class:`MigrationLockError` after ``timeout`` seconds of waiting, naming the
-    holder where the database can tell.
+    Takes it on ``session`` when given (it must be a session on that database), else on
+    a session opened (and closed) here. Raises :class:`MigrationLockError` after
+    ``timeout`` seconds of waiting, naming the holder where the database can tell.
     """
     url = DatabaseURL.parse(url)
-    if timeout < 0:
-        raise ValueError(f"lock_timeout must be >= 0, got {timeout!r}")
-    if url.backend == "sqlite":
-        path = url.sqlite_path
-        if path is None:  # an in-memory database belongs to one connection
-            yield
-            return
-        with _file_lock(path.with_name(path.name + ".migration-lock"), timeout, adapter):
-            yield
-    elif url.backend == "postgresql":
-        with _advisory_lock(url, timeout, adapter):
-            yield
-    else:
-        raise MigrationLockError(
-            f"no migration lock is known for {url.backend} databases", adapter=adapter
-        )
+    timeout = check_timeout(timeout)
+    owned = session is None and url.backend != "sqlite"
+    if session is None and owned:
+        session = connect(url, purpose=purpose)
+    try:
+        lock = MigrationLock(url, session, adapter)
+        if url.is_memory:
+            yield lock  # an in-memory database belongs to one connection: nothing to lock
+        elif url.backend == "sqlite":
+            with _file_lock(lock, timeout):
+                yield lock
+        elif url.backend == "postgresql":
+            with _advisory_lock(lock, timeout):
+                yield lock
+        elif url.backend == "mysql":
+            with _named_lock(lock, timeout):
+                yield lock
+        else:
+            raise MigrationLockError(
+                f"no migration lock is known for {url.backend} databases", adapter=adapter
+            )
+    finally:
+        if owned and session is not None:
+            session.close()
+
+
+def _timed_out(lock: MigrationLock, timeout: float, what: str, holder: str) -> MigrationLockError:
+    return MigrationLockError(
+        f"timed out after {timeout:g}s waiting for the migration lock {what}; held by {holder}",
+        adapter=lock.adapter,
+    )
+
+
+# -- SQLite --------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path, timeout: float, adapter: str | None) -> Iterator[None]:
+def _file_lock(lock: MigrationLock, timeout: float) -> Iterator[None]:
+    path = sqlite_lock_path(lock.url)
+    assert path is not None
     if not path.parent.is_dir():
         raise FileNotFoundError(f"the database's directory {path.parent} does not exist")
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -136,14 +223,14 @@ def _file_lock(path: Path, timeout: float, adapter: str | None) -> Iterator[None
                 delay = next(delays, None)
                 if delay is None:
                     holder = os.pread(fd, 512, 0).decode(errors="replace").strip()
-                    raise MigrationLockError(
-                        f"timed out after {timeout:g}s waiting for the migration lock "
-                        f"{path}; held by {holder or 'another process'}",
-                        adapter=adapter,
+                    raise _timed_out(
+                        lock, timeout, str(path), holder or "another process"
                     ) from None
                 time.sleep(delay)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{_holder_label()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}".encode(), 0)
+        label = f"{application_name()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}"
+        os.pwrite(fd, label.encode(), 0)
+        lock._holder = (fd, path)
         try:
             yield
         finally:
@@ -152,62 +239,103 @@ def _file_lock(path: Path, timeout: float, adapter: str | None) -> Iterator[None
         os.close(fd)
 
 
-def _connect_postgresql(url: DatabaseURL) -> Any:
-    try:
-        import psycopg
-    except ImportError as exc:
-        raise ImportError(
-            "the PostgreSQL migration lock needs psycopg: "
-            "pip install 'pydapter-migrations[postgresql]'"
-        ) from exc
-    options = postgresql_libpq_options()
-    kwargs = url.sync().psycopg_kwargs()
-    kwargs.setdefault("connect_timeout", 10)
-    kwargs.setdefault("keepalives", 1)
-    kwargs.setdefault("keepalives_idle", 10)
-    kwargs.setdefault("keepalives_interval", 5)
-    kwargs.setdefault("keepalives_count", 3)
-    kwargs["options"] = f"{kwargs.get('options', '')} {options}".strip()
-    kwargs["application_name"] = _holder_label()
-    return psycopg.connect(autocommit=True, **kwargs)
+# -- PostgreSQL ----------------------------------------------------------------
 
-
-_HOLDER_QUERY = """
+_HOLDER_QUERY = f"""
 SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start::text
 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s
+WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {_CLASS} AND l.objid = {_LOCK_KEY}
   AND l.objsubid = 2
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
 
 
+def _try(session: Session, key: int) -> bool:
+    return bool(session.scalar(f"SELECT pg_try_advisory_lock({_CLASS}, {key})"))
+
+
 @contextlib.contextmanager
-def _advisory_lock(url: DatabaseURL, timeout: float, adapter: str | None) -> Iterator[None]:
-    conn = _connect_postgresql(url)
-    try:
-        delays = _poll_delays(timeout)
-        while not conn.execute("SELECT pg_try_advisory_lock(%s, %s)", _ADVISORY_KEY).fetchone()[0]:
-            delay = next(delays, None)
-            if delay is None:
-                row = conn.execute(_HOLDER_QUERY, _ADVISORY_KEY).fetchone()
+def _advisory_lock(lock: MigrationLock, timeout: float) -> Iterator[None]:
+    session = lock.session
+    assert session is not None
+    started = time.monotonic()
+    delays = _poll_delays(timeout)
+    while not _try(session, _LOCK_KEY):
+        delay = next(delays, None)
+        if delay is None:
+            row = session.execute(_HOLDER_QUERY)
+            holder = "another session"
+            if row:
+                pid, name, client, since = row[0]
+                where = f", client {client}" if client else ""
                 holder = (
-                    f"backend pid {row[0]} ({row[1] or 'no application_name'}"
-                    f"{', client ' + row[2] if row[2] else ''}, connected {row[3]})"
-                    if row
-                    else "another session"
+                    f"backend pid {pid} ({name or 'no application_name'}{where}, connected {since})"
                 )
-                raise MigrationLockError(
-                    f"timed out after {timeout:g}s waiting for the migration lock on "
-                    f"{url}; held by {holder}",
-                    adapter=adapter,
-                )
+            raise _timed_out(lock, timeout, f"on {lock.url}", holder)
+        time.sleep(delay)
+    try:
+        lock._holder = session.scalar("SELECT pg_backend_pid()")
+        # The barrier of the fence: wait out any commit of a run that lost this lock but
+        # passed its fence check just before (see the module docstring).
+        barrier = _poll_delays(max(timeout - (time.monotonic() - started), 1.0))
+        while not _try(session, _FENCE_KEY):
+            delay = next(barrier, None)
+            if delay is None:
+                raise _timed_out(lock, timeout, f"on {lock.url}", "a run still committing")
             time.sleep(delay)
-        held = _HELD.set((url.sync(), conn))
-        try:
-            yield
-        finally:
-            _HELD.reset(held)
-            with contextlib.suppress(Exception):
-                conn.execute("SELECT pg_advisory_unlock(%s, %s)", _ADVISORY_KEY)
+        session.execute(f"SELECT pg_advisory_unlock({_CLASS}, {_FENCE_KEY})")
+        yield
     finally:
-        conn.close()
+        with contextlib.suppress(Exception):
+            session.execute(f"SELECT pg_advisory_unlock({_CLASS}, {_LOCK_KEY})")
+
+
+# -- MySQL / MariaDB -----------------------------------------------------------
+
+
+def _mysql_lock_name(url: DatabaseURL) -> str:
+    # GET_LOCK names are server-wide (64 characters at most): key them on the database.
+    digest = hashlib.sha1(str(url.database or "").encode(), usedforsecurity=False).hexdigest()
+    return f"pydapter_migrations.{digest[:40]}"
+
+
+@contextlib.contextmanager
+def _named_lock(lock: MigrationLock, timeout: float) -> Iterator[None]:
+    session = lock.session
+    assert session is not None
+    name = _mysql_lock_name(lock.url)
+    delays = _poll_delays(timeout)
+    while session.scalar("SELECT GET_LOCK(?, 0)", (name,)) != 1:
+        delay = next(delays, None)
+        if delay is None:
+            raise _timed_out(lock, timeout, f"on {lock.url}", _mysql_holder(session, name))
+        time.sleep(delay)
+    try:
+        lock._holder = session.scalar("SELECT CONNECTION_ID()")
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            session.execute("SELECT RELEASE_LOCK(?)", (name,))
+
+
+def _mysql_holder(session: Session, name: str) -> str:
+    holder = session.scalar("SELECT IS_USED_LOCK(?)", (name,))
+    if holder is None:
+        return "another session"
+    try:
+        rows = session.execute(
+            "SELECT USER, HOST, DB, TIME FROM information_schema.PROCESSLIST WHERE ID = ?",
+            (holder,),
+        )
+    except Exception:
+        rows = []
+    if not rows:
+        return f"connection {holder}"
+    user, host, _, seconds = rows[0]
+    return f"connection {holder} ({user}@{host}, for {seconds}s)"
+
+
+def lock_file_path(url: DatabaseURL | str) -> Path | None:
+    """Where the lock file of a SQLite database lives (``None`` for other databases)."""
+    url = DatabaseURL.parse(url)
+    return sqlite_lock_path(url) if url.backend == "sqlite" else None

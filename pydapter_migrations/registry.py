@@ -6,30 +6,31 @@ Entry point group ``pydapter_migrations``:
   imported only when that key is asked for.
 * ``name = "pkg.hooks"`` (a module, no attribute) is a pluggy plugin implementing the
   hooks of :mod:`pydapter_migrations.hookspecs`; it is loaded with the registry.
+
+A user can block hook plugins by name: ``PYDAPTER_MIGRATIONS_BLOCK_PLUGINS=acme_events,other``
+in the environment, or :meth:`Registry.block_plugin` (pluggy's ``set_blocked``).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import pluggy
 
 from . import hookspecs
 from .errors import AdapterConflictError, AdapterLoadError, AdapterNotFoundError
 
-if TYPE_CHECKING:
-    from .events import MigrationEvent
-
 __all__ = [
     "ENTRY_POINT_GROUP",
     "AdapterInfo",
-    "HookRelay",
     "Registry",
     "available_adapters",
+    "block_plugin",
     "default_registry",
     "get_adapter",
     "register_adapter",
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
+#: Environment variable naming hook plugins (entry-point names) never to load.
+BLOCK_VARIABLE = "PYDAPTER_MIGRATIONS_BLOCK_PLUGINS"
 
 
 @dataclass(frozen=True)
@@ -60,25 +63,6 @@ class PluginFailure:
     reason: str
 
 
-class HookRelay:
-    """Typed calls of the migration hooks; the rest of the code never touches pluggy."""
-
-    def __init__(self, manager: pluggy.PluginManager) -> None:
-        self._hook = manager.hook
-
-    def before_migrate(self, event: MigrationEvent) -> None:
-        self._hook.before_migrate(event=event)
-
-    def after_revision(self, event: MigrationEvent) -> None:
-        self._hook.after_revision(event=event)
-
-    def after_migrate(self, event: MigrationEvent) -> None:
-        self._hook.after_migrate(event=event)
-
-    def on_migration_error(self, event: MigrationEvent, error: BaseException) -> None:
-        self._hook.on_migration_error(event=event, error=error)
-
-
 def _distribution(ep: EntryPoint) -> tuple[str | None, str | None]:
     dist = ep.dist
     if dist is None:
@@ -99,7 +83,6 @@ class Registry:
         self._group = group
         self._lock = threading.RLock()
         self._manager: pluggy.PluginManager | None = None
-        self._hooks: HookRelay | None = None
         self._entry_points: list[EntryPoint] | None = None
         self._infos: dict[str, AdapterInfo] | None = None
         self._loaded: dict[str, type] = {}
@@ -153,25 +136,29 @@ class Registry:
                 manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
                 manager.add_hookspecs(hookspecs)
                 self._manager = manager
-                self._hooks = HookRelay(manager)
+                for name in os.environ.get(BLOCK_VARIABLE, "").replace(",", " ").split():
+                    manager.set_blocked(self._plugin_name(name))
                 self._load_hook_plugins(manager)
             return self._manager
 
-    @property
-    def hooks(self) -> HookRelay:
-        """Typed access to the migration hooks."""
-        self._ensure_plugins()
-        assert self._hooks is not None
-        return self._hooks
+    def _plugin_name(self, entry_point_name: str) -> str:
+        return f"{self._group}:{entry_point_name}"
+
+    def block_plugin(self, name: str) -> None:
+        """Unregister the hook plugin ``name`` (its entry-point name, or the name it was
+        registered under) and never load it again in this registry."""
+        manager = self._ensure_plugins()
+        manager.set_blocked(self._plugin_name(name))
+        manager.set_blocked(name)
 
     def _load_hook_plugins(self, manager: pluggy.PluginManager) -> None:
         for ep in self._group_entry_points():
-            if ep.attr:
+            if ep.attr or manager.is_blocked(self._plugin_name(ep.name)):
                 continue
             dist, _ = _distribution(ep)
             try:
                 module = ep.load()
-                manager.register(module, name=f"{self._group}:{ep.name}")
+                manager.register(module, name=self._plugin_name(ep.name))
             except Exception as exc:
                 self._failures.append(PluginFailure(ep.name, dist, _reason(exc)))
                 continue
@@ -333,3 +320,8 @@ def register_plugin(plugin: object, name: str | None = None) -> None:
 def unregister_plugin(plugin: object) -> None:
     """Unregister a hook plugin registered with :func:`register_plugin`."""
     default_registry().unregister_plugin(plugin)
+
+
+def block_plugin(name: str) -> None:
+    """Unload the hook plugin ``name`` (its entry-point name) and never load it again."""
+    default_registry().block_plugin(name)

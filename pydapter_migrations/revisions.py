@@ -5,11 +5,44 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["BASE", "HEAD", "plan_linear", "relative_steps", "slugify"]
+__all__ = [
+    "BASE",
+    "HEAD",
+    "find_transaction_control",
+    "plan_linear",
+    "relative_steps",
+    "slugify",
+]
 
 HEAD = "head"
 BASE = "base"
 _RELATIVE = re.compile(r"^[+-]\d+$")
+
+
+_LEADING_COMMENTS = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
+# Statements that end (or start) a transaction. SAVEPOINT work stays inside one, and
+# MariaDB's BEGIN NOT ATOMIC opens a compound statement, not a transaction.
+_TRANSACTION_CONTROL = re.compile(
+    r"""(?ix)
+    (COMMIT|END|ABORT|START\s+TRANSACTION|ROLLBACK(?!\s+(?:WORK\s+|TRANSACTION\s+)?TO\b)
+     |BEGIN(?!\s+NOT\s+ATOMIC)|SET\s+(?:SESSION\s+|@@)?AUTOCOMMIT)\b
+    """
+)
+
+
+def find_transaction_control(statements: list[str]) -> str | None:
+    """The first statement of ``statements`` that would end or start a transaction
+    (``COMMIT``, ``ROLLBACK``, ``BEGIN``, ``END``...), upper-cased; ``None`` when none does.
+
+    A revision that runs one inside the transaction the backend opened for it would commit
+    part of itself; SQL backends refuse such revisions before running anything.
+    """
+    for statement in statements:
+        text = _LEADING_COMMENTS.sub("", statement, count=1)
+        match = _TRANSACTION_CONTROL.match(text)
+        if match is not None:
+            return " ".join(match.group(1).upper().split())
+    return None
 
 
 def relative_steps(target: str) -> int | None:

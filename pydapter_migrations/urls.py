@@ -1,8 +1,11 @@
 """Database URLs in SQLAlchemy's syntax, parsed without importing SQLAlchemy.
 
-Every backend takes the same URLs. This module parses them once, keeps the password out
-of every rendering meant for people, and translates between the sync and async drivers
-(``sqlite+aiosqlite`` <-> ``sqlite``, ``postgresql+asyncpg`` <-> ``postgresql+psycopg``).
+Every backend takes the same URLs. This module parses them once, refuses what no driver
+could mean (an unknown driver, an unencoded ``@`` in the password, a SQLite path with a
+stray ``?``), keeps every secret (the password, and secret query parameters such as
+``?password=``) out of every rendering meant for people, and translates between the sync
+and async drivers (``sqlite+aiosqlite`` <-> ``sqlite``, ``postgresql+asyncpg`` <->
+``postgresql+psycopg``, ``mysql+aiomysql`` <-> ``mysql+pymysql``).
 """
 
 from __future__ import annotations
@@ -40,29 +43,53 @@ _URL_PATTERN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
+_BACKEND_ALIASES = {"postgres": "postgresql", "mariadb": "mysql"}
+#: The drivers each database family may name after ``+`` ("" is the family's default).
+DRIVERS: Mapping[str, frozenset[str]] = {
+    "sqlite": frozenset({"", "pysqlite", "aiosqlite"}),
+    "postgresql": frozenset({"", "psycopg", "psycopg2", "pg8000", "asyncpg", "psycopg_async"}),
+    "mysql": frozenset({"", "pymysql", "aiomysql", "asyncmy", "mysqldb"}),
+}
+_ASYNC_DRIVERS = frozenset({"aiosqlite", "asyncpg", "psycopg_async", "aiomysql", "asyncmy"})
+# (family, driver) -> the same database through a sync / an asyncio driver.
 _SYNC_TWIN = {
-    ("sqlite", "aiosqlite"): "sqlite",
-    ("postgresql", "asyncpg"): "postgresql+psycopg",
-    ("postgresql", ""): "postgresql+psycopg",
+    ("sqlite", "aiosqlite"): "",
+    # Bare URLs get the drivers this project installs (SQLAlchemy's defaults are
+    # psycopg2 and mysqlclient); docs/configuration.md says so.
+    ("postgresql", ""): "psycopg",
+    ("mysql", ""): "pymysql",
+    ("postgresql", "asyncpg"): "psycopg",
+    ("postgresql", "psycopg_async"): "psycopg",
+    ("mysql", "aiomysql"): "pymysql",
+    ("mysql", "asyncmy"): "pymysql",
 }
 _ASYNC_TWIN = {
-    ("sqlite", ""): "sqlite+aiosqlite",
-    ("sqlite", "pysqlite"): "sqlite+aiosqlite",
-    ("postgresql", ""): "postgresql+asyncpg",
-    ("postgresql", "psycopg"): "postgresql+asyncpg",
-    ("postgresql", "psycopg2"): "postgresql+asyncpg",
+    ("sqlite", ""): "aiosqlite",
+    ("sqlite", "pysqlite"): "aiosqlite",
+    ("postgresql", ""): "asyncpg",
+    ("postgresql", "psycopg"): "asyncpg",
+    ("postgresql", "psycopg2"): "asyncpg",
+    ("postgresql", "pg8000"): "asyncpg",
+    ("mysql", ""): "aiomysql",
+    ("mysql", "pymysql"): "aiomysql",
+    ("mysql", "mysqldb"): "aiomysql",
 }
-_ASYNC_DRIVERS = frozenset({"aiosqlite", "asyncpg", "psycopg_async"})
-_BACKEND_ALIASES = {"postgres": "postgresql"}
+# Query parameters of a SQLite URL that SQLAlchemy's SQLite dialects understand.
+_SQLITE_QUERY = frozenset(
+    {"mode", "uri", "cache", "immutable", "nolock", "vfs", "modeof", "timeout",
+     "check_same_thread", "cached_statements", "detect_types", "isolation_level"}
+)  # fmt: skip
+# Query parameters whose value is a secret.
+_SECRET_QUERY = re.compile(r"pass|pwd|secret|token|credential|api_?key", re.IGNORECASE)
 
 
 class InvalidURLError(ValueError):
-    """A connection string that is not a database URL. Its message never holds a password."""
+    """A connection string that is not a database URL. Its message never holds a secret."""
 
 
 @dataclass(frozen=True)
 class DatabaseURL:
-    """A parsed connection string. ``str()`` and ``repr()`` mask the password."""
+    """A parsed connection string. ``str()`` and ``repr()`` mask every secret."""
 
     drivername: str
     username: str | None = None
@@ -74,10 +101,16 @@ class DatabaseURL:
 
     @classmethod
     def parse(cls, url: str | DatabaseURL) -> DatabaseURL:
-        """Parse ``url``; raise :class:`InvalidURLError` (password masked) when it is not one."""
+        """Parse ``url``; raise :class:`InvalidURLError` (secrets masked) when it is not one."""
         if isinstance(url, DatabaseURL):
             return url
-        if not isinstance(url, str) or not url.strip():
+        if isinstance(url, bytes | bytearray):
+            raise InvalidURLError(
+                "the connection string is bytes; pass it as text (decode it first)"
+            )
+        if not isinstance(url, str):
+            raise InvalidURLError(f"the connection string must be text, not {type(url).__name__}")
+        if not url.strip():
             raise InvalidURLError("the connection string is empty")
         match = _URL_PATTERN.match(url.strip())
         if match is None:
@@ -86,6 +119,15 @@ class DatabaseURL:
                 "(expected e.g. sqlite:///app.db or postgresql://user@host/db)"
             )
         parts = match.groupdict()
+        host = parts["ipv6host"] or parts["ipv4host"]
+        if host is not None and "@" in host:
+            # libpq and SQLAlchemy split such a URL in different places: either way a
+            # piece of the password would end up in a host name, and in error messages.
+            scheme = parts["name"]
+            raise InvalidURLError(
+                f"the {scheme} URL has an unencoded '@' in its password (or user name); "
+                "percent-encode it as %40"
+            )
         port: int | None = None
         if parts["port"]:
             try:
@@ -99,7 +141,7 @@ class DatabaseURL:
             drivername=parts["name"].lower(),
             username=unquote(parts["username"]) if parts["username"] is not None else None,
             password=unquote(password) if password is not None else None,
-            host=parts["ipv6host"] or parts["ipv4host"],
+            host=host,
             port=port,
             database=unquote(parts["database"]) if parts["database"] else None,
             query=dict(parse_qsl(parts["query"] or "", keep_blank_values=True)),
@@ -108,19 +150,39 @@ class DatabaseURL:
         return parsed
 
     def _validate(self) -> None:
-        if self.backend == "sqlite" and (self.host or self.username or self.port):
+        known = DRIVERS.get(self.backend)
+        if known is not None and self.driver not in known:
+            drivers = ", ".join(sorted(d for d in known if d)) or "none"
             raise InvalidURLError(
-                f"invalid SQLite URL {self}: use sqlite:///relative/path.db, "
-                "sqlite:////absolute/path.db or sqlite:// for memory"
+                f"unknown driver {self.driver!r} for {self.backend} URLs ({self.drivername}://"
+                f"...); known drivers: {drivers}"
             )
+        if self.backend == "sqlite":
+            if self.host or self.username or self.port:
+                raise InvalidURLError(
+                    f"invalid SQLite URL {self}: use sqlite:///relative/path.db, "
+                    "sqlite:////absolute/path.db or sqlite:// for memory"
+                )
+            unknown = sorted(set(self.query) - _SQLITE_QUERY)
+            if unknown:
+                raise InvalidURLError(
+                    f"unknown parameter {unknown[0]!r} in the SQLite URL {self}; if '?' is "
+                    "part of the file name, write it as %3F"
+                )
 
     # -- what it points at -------------------------------------------------
 
     @property
     def backend(self) -> str:
-        """The database family: ``sqlite``, ``postgresql``, ..."""
+        """The database family: ``sqlite``, ``postgresql``, ``mysql`` (MariaDB too)..."""
         name = self.drivername.partition("+")[0]
         return _BACKEND_ALIASES.get(name, name)
+
+    @property
+    def dialect(self) -> str:
+        """The name before ``+`` as written (``mariadb`` stays ``mariadb``), for SQLAlchemy."""
+        name = self.drivername.partition("+")[0]
+        return "postgresql" if name == "postgres" else name
 
     @property
     def driver(self) -> str:
@@ -138,24 +200,45 @@ class DatabaseURL:
             raise ValueError(f"{self} is not a SQLite URL")
         if not self.database or self.database == ":memory:" or self.query.get("mode") == "memory":
             return None
+        if self.database.startswith("file:"):
+            # sqlite:///file:app.db?uri=true: a SQLite URI filename, with its own options.
+            path = self.database.removeprefix("file:").partition("?")[0]
+            return Path(unquote(path)) if path and path != ":memory:" else None
         return Path(self.database)
+
+    @property
+    def is_memory(self) -> bool:
+        """Whether this is an in-memory SQLite database (gone when its connection closes)."""
+        return self.backend == "sqlite" and self.sqlite_path is None
+
+    def identity(self) -> tuple[Any, ...]:
+        """What tells two URLs apart as databases, whatever driver or password they name."""
+        if self.backend == "sqlite":
+            path = self.sqlite_path
+            return ("sqlite", str(path.resolve()) if path is not None else None)
+        return (self.backend, self.host, self.port, self.database, self.username)
 
     # -- sync <-> async ----------------------------------------------------
 
     def sync(self) -> DatabaseURL:
         """The same database through a synchronous driver."""
         twin = _SYNC_TWIN.get((self.backend, self.driver))
-        return replace(self, drivername=twin) if twin else self
+        return self.with_driver(twin) if twin is not None else self
 
     def asynchronous(self) -> DatabaseURL:
         """The same database through an asyncio driver."""
         twin = _ASYNC_TWIN.get((self.backend, self.driver))
-        return replace(self, drivername=twin) if twin else self
+        return self.with_driver(twin) if twin is not None else self
+
+    def with_driver(self, driver: str) -> DatabaseURL:
+        """The same database through ``driver`` (``""``: the family's default)."""
+        name = self.dialect + (f"+{driver}" if driver else "")
+        return replace(self, drivername=name)
 
     # -- rendering ---------------------------------------------------------
 
     def render(self, *, hide_password: bool = True) -> str:
-        """The URL as text; the password is ``***`` unless ``hide_password=False``."""
+        """The URL as text; secrets are ``***`` unless ``hide_password=False``."""
         text = f"{self.drivername}://"
         if self.username is not None:
             text += quote(self.username, safe=" +")
@@ -169,7 +252,11 @@ class DatabaseURL:
         if self.database is not None:
             text += "/" + self.database
         if self.query:
-            text += "?" + urlencode(dict(self.query))
+            query = {
+                key: (MASK if hide_password and _is_secret_key(key) else value)
+                for key, value in self.query.items()
+            }
+            text += "?" + urlencode(query, safe="*" if hide_password else "")
         return text
 
     def __str__(self) -> str:
@@ -179,14 +266,17 @@ class DatabaseURL:
         return f"DatabaseURL({self.render()!r})"
 
     def secrets(self) -> tuple[str, ...]:
-        """The forms in which the password could appear in text, longest first."""
-        if not self.password:
-            return ()
-        forms = {self.password, quote(self.password, safe=""), quote(self.password, safe=" +")}
+        """The forms in which a secret of this URL could appear in text, longest first."""
+        values = [self.password or ""]
+        values += [value for key, value in self.query.items() if _is_secret_key(key)]
+        forms: set[str] = set()
+        for value in values:
+            if value:
+                forms |= {value, quote(value, safe=""), quote(value, safe=" +"), quote(value)}
         return tuple(sorted(forms, key=len, reverse=True))
 
     def mask(self, text: str) -> str:
-        """``text`` with every form of this URL's password replaced by ``***``."""
+        """``text`` with every form of this URL's secrets replaced by ``***``."""
         return mask_secrets(text, self.secrets())
 
     # -- connecting --------------------------------------------------------
@@ -208,6 +298,10 @@ class DatabaseURL:
         return kwargs
 
 
+def _is_secret_key(key: str) -> bool:
+    return bool(_SECRET_QUERY.search(key))
+
+
 def mask_secrets(text: str, secrets: Iterable[str]) -> str:
     """Replace each of ``secrets`` in ``text`` by ``***``."""
     for secret in secrets:
@@ -217,7 +311,7 @@ def mask_secrets(text: str, secrets: Iterable[str]) -> str:
 
 
 def url_secrets(text: str) -> tuple[str, ...]:
-    """The password forms in a connection string, whether or not it parses as a URL.
+    """The secret forms in a connection string, whether or not it parses as a URL.
 
     For text that is not a valid URL, everything between ``://user:`` and the last ``@``
     counts as the password: an unencoded ``@`` in it must not reveal its tail.
@@ -225,16 +319,24 @@ def url_secrets(text: str) -> tuple[str, ...]:
     try:
         return DatabaseURL.parse(text).secrets()
     except InvalidURLError:
-        match = _UNPARSED_PASSWORD.search(str(text))
-        if not match or not match.group(1):
-            return ()
-        raw = match.group(1)
-        return tuple(sorted({raw, unquote(raw)}, key=len, reverse=True))
+        return _unparsed_secrets(str(text))
 
 
 _UNPARSED_PASSWORD = re.compile(r"://[^:/@]*:(.*)@", re.DOTALL)
+_UNPARSED_QUERY = re.compile(r"[?&]([^=&]+)=([^&]*)")
+
+
+def _unparsed_secrets(text: str) -> tuple[str, ...]:
+    found: set[str] = set()
+    match = _UNPARSED_PASSWORD.search(text)
+    if match and match.group(1):
+        found |= {match.group(1), unquote(match.group(1))}
+    for key, value in _UNPARSED_QUERY.findall(text):
+        if value and _is_secret_key(key):
+            found |= {value, unquote(value)}
+    return tuple(sorted(found, key=len, reverse=True))
 
 
 def _mask_unparsed(text: str) -> str:
     """Best-effort masking for strings that did not parse as URLs (see :func:`url_secrets`)."""
-    return re.sub(r"(://[^:/@]*:).*@", rf"\1{MASK}@", str(text), flags=re.DOTALL)
+    return mask_secrets(str(text), _unparsed_secrets(str(text)))

@@ -134,15 +134,51 @@ def test_an_unsupported_database_is_refused(tmp_path: Path) -> None:
         )
 
 
-def test_a_subclass_without_steps_says_what_is_missing(tmp_path: Path) -> None:
+def test_a_subclass_without_steps_fails_when_created() -> None:
     from pydapter_migrations import SyncMigrationAdapter
 
-    class Bare(SyncMigrationAdapter):
-        migration_key: ClassVar[str] = "bare"
+    with pytest.raises(TypeError, match="must implement _is_initialised, _init, _create"):
 
-    with pytest.raises(MigrationInitError, match="does not implement _init"):
-        Bare.init_migrations(str(tmp_path / "bare"))
-    assert not (tmp_path / "bare").exists()
+        class Bare(SyncMigrationAdapter):  # type: ignore[type-arg]
+            migration_key: ClassVar[str] = "bare"
+
+    with pytest.raises(TypeError, match="must implement _render_sql"):
+
+        class NoSQL(ReferenceAdapter):
+            migration_key: ClassVar[str] = "no_sql"
+            supports_sql: ClassVar[bool] = True
+            _render_sql = SyncMigrationAdapter._render_sql  # type: ignore[assignment]
+
+    class Abstract(SyncMigrationAdapter):  # type: ignore[type-arg]
+        """No key: a base for backends, checked in its subclasses."""
+
+
+def test_unknown_keywords_are_refused_before_anything_is_touched(tmp_path: Path) -> None:
+    directory = tmp_path / "m"
+    calls = [
+        ("init_migrations", (str(directory),), {"model_module": "x"}),
+        ("create_migration", ("one",), {"directory": str(directory), "autogen": True}),
+        ("upgrade", (), {"directory": str(directory), "connection_string": "sqlite://",
+                         "dry_run": True}),
+        ("downgrade", ("base",), {"directory": str(directory), "connection_string": "sqlite://",
+                                  "dry_run": True}),
+        ("get_current_revision", (), {"directory": str(directory), "connection_string": "x",
+                                      "verbose": 1}),
+        ("get_migration_history", (), {"directory": str(directory), "revison": "x"}),
+    ]  # fmt: skip
+    for method, args, kwargs in calls:
+        unknown = next(k for k in kwargs if k not in ("directory", "connection_string"))
+        with pytest.raises(TypeError, match=f"ReferenceAdapter.{method}.*'{unknown}'"):
+            getattr(ReferenceAdapter, method)(*args, **kwargs)
+
+        async def call_async(
+            method: str = method, args: tuple[Any, ...] = args, kwargs: dict[str, Any] = kwargs
+        ) -> Any:
+            return await getattr(AsyncReferenceAdapter, method)(*args, **kwargs)
+
+        with pytest.raises(TypeError, match=f"{unknown}"):
+            asyncio.run(call_async())
+    assert not directory.exists()
 
 
 def test_async_calls_run_on_threads_of_their_own(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ import time
 import pytest
 
 from pydapter_migrations import MigrationLockError
-from pydapter_migrations.locking import database_lock, lock_connection
+from pydapter_migrations.connections import connect
+from pydapter_migrations.locking import database_lock
 from pydapter_migrations.testing.postgres import PostgresServer
 
 HOLD = """
@@ -85,8 +86,12 @@ def test_released_on_exit_and_on_error(url: str) -> None:
 def test_in_memory_sqlite_needs_no_lock_and_bad_timeouts_are_refused() -> None:
     with database_lock("sqlite://", timeout=0), database_lock("sqlite://", timeout=0):
         pass
-    with pytest.raises(ValueError), database_lock("sqlite://", timeout=-1):
-        pass
+    for bad in (-1, float("nan"), float("inf"), "5", None, True):
+        with (
+            pytest.raises(ValueError, match="lock_timeout"),
+            database_lock("sqlite://", timeout=bad),
+        ):  # type: ignore[arg-type]
+            pass
 
 
 def test_lock_file_sits_beside_the_database_not_on_it(sqlite_url: str) -> None:
@@ -96,28 +101,23 @@ def test_lock_file_sits_beside_the_database_not_on_it(sqlite_url: str) -> None:
         assert not os.path.exists(path)
 
 
-def test_lock_connection_is_the_holder_of_this_database_only(
+def test_the_lock_is_held_by_its_session_and_taken_on_a_given_one(
     postgresql_server: PostgresServer, postgresql_url: str
 ) -> None:
-    other = postgresql_server.url(postgresql_server.create_database())
-    assert lock_connection(postgresql_url) is None
-    with database_lock(postgresql_url, timeout=1):
-        conn = lock_connection(postgresql_url.replace("postgresql://", "postgresql+asyncpg://"))
-        assert conn is not None
+    with database_lock(postgresql_url, timeout=1) as lock:
+        assert lock.session is not None
         # The very session that holds the advisory lock, and it is left usable.
-        (holds,) = conn.execute(
+        holds = lock.session.scalar(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
             " AND pid = pg_backend_pid()"
-        ).fetchone()
-        assert holds == 1
-        assert lock_connection(other) is None
-        seen_in_thread: list[object] = []
-        thread = threading.Thread(
-            target=lambda: seen_in_thread.append(lock_connection(postgresql_url))
         )
-        thread.start()
-        thread.join()
-        assert seen_in_thread == [None]
-    assert lock_connection(postgresql_url) is None
-    with database_lock("sqlite://", timeout=0):
-        assert lock_connection("sqlite://") is None
+        assert holds == 1
+        assert lock.holds(lock.session.connection) and lock.alive()
+    # On a session the caller opened, which stays open afterwards.
+    with connect(postgresql_url) as session:
+        with database_lock(postgresql_url, timeout=1, session=session) as lock:
+            assert lock.session is session
+        assert session.scalar("SELECT 1") == 1
+    # SQLite's lock is a file: no connection, so no database file is created for it.
+    with database_lock("sqlite://", timeout=0) as lock:
+        assert lock.session is None

@@ -26,7 +26,7 @@ import pytest
 from pydapter_migrations import (
     AdapterConflictError,
     AdapterNotFoundError,
-    SyncMigrationAdapter,
+    BaseMigrationAdapter,
     hookimpl,
 )
 from pydapter_migrations.registry import Registry
@@ -246,11 +246,11 @@ def test_missing_plugin_import_error_names_the_distribution() -> None:
     assert "pip install pydapter-migrations-yoyo" in result["yoyo"]
 
 
-class _Local(SyncMigrationAdapter):
+class _Local(BaseMigrationAdapter):
     migration_key = "local_test"
 
 
-class _Other(SyncMigrationAdapter):
+class _Other(BaseMigrationAdapter):
     migration_key = "local_test"
 
 

@@ -51,17 +51,38 @@ def _migrate(operation: str, target: str, sql: bool, lock_timeout: float | None)
         click.echo(state.mask(str(text or "")).rstrip("\n"))
         return
 
-    from ..registry import register_plugin, unregister_plugin
     from .output import RunReporter
 
     reporter = RunReporter(operation)
+    try:
+        if _takes_observers(adapter):
+            call(adapter, operation, target, observers=[reporter], **kwargs)
+        else:
+            _call_with_global_reporter(adapter, operation, target, reporter, kwargs)
+    finally:
+        reporter.close()
+    click.echo(reporter.summary(target))
+
+
+def _takes_observers(adapter: type[Any]) -> bool:
+    """Whether ``adapter`` runs through the core's base classes (which take observers of
+    one run), rather than implementing its public methods itself."""
+    from ..base import AsyncMigrationAdapter, SyncMigrationAdapter
+
+    return issubclass(adapter, SyncMigrationAdapter | AsyncMigrationAdapter)
+
+
+def _call_with_global_reporter(
+    adapter: type[Any], operation: str, target: str, reporter: object, kwargs: dict[str, Any]
+) -> None:
+    # An adapter of its own making fires the process's hooks, if any: report through them.
+    from ..registry import register_plugin, unregister_plugin
+
     register_plugin(reporter, name=f"{PROG_NAME}-progress")
     try:
         call(adapter, operation, target, **kwargs)
     finally:
-        reporter.close()
         unregister_plugin(reporter)
-    click.echo(reporter.summary(target))
 
 
 @click.command(context_settings=_MIGRATE_SETTINGS)

@@ -21,11 +21,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
 
-from ..base import AsyncMigrationAdapter, MigrationPlan, SyncMigrationAdapter
-from ..events import MigrationRun
-from ..revisions import plan_linear
-from ..urls import DatabaseURL
-from ._dbapi import connect
+from ..backend import (
+    AsyncMigrationAdapter,
+    DatabaseURL,
+    MigrationPlan,
+    MigrationRun,
+    Operation,
+    Session,
+    SyncMigrationAdapter,
+    plan_linear,
+)
 
 __all__ = ["AsyncReferenceAdapter", "ReferenceAdapter", "write_reference_revision"]
 
@@ -57,20 +62,19 @@ def write_reference_revision(
     path.write_text(f"-- message: {message}\n-- up\n{up}-- down\n{down}")
 
 
-def _read_current(conn: Any, url: DatabaseURL) -> str | None:
-    if url.backend == "sqlite":
-        exists = conn.execute(
+def _read_current(session: Session) -> str | None:
+    if session.family == "sqlite":
+        exists = session.scalar(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_VERSION_TABLE,)
-        ).fetchone()
+        )
     else:
-        exists = conn.execute("SELECT to_regclass(%s)", (_VERSION_TABLE,)).fetchone()[0]
+        exists = session.scalar("SELECT to_regclass(?)", (_VERSION_TABLE,))
     if not exists:
         return None
-    row = conn.execute(f"SELECT revision FROM {_VERSION_TABLE}").fetchone()
-    return row[0] if row else None
+    return session.scalar(f"SELECT revision FROM {_VERSION_TABLE}")  # type: ignore[no-any-return]
 
 
-class ReferenceAdapter(SyncMigrationAdapter):
+class ReferenceAdapter(SyncMigrationAdapter[None]):
     """Plain SQL revisions numbered 0001, 0002, ... in ``versions/``."""
 
     migration_key: ClassVar[str] = "reference"
@@ -119,81 +123,63 @@ class ReferenceAdapter(SyncMigrationAdapter):
         return revision
 
     @classmethod
-    def _plan(
-        cls, directory: Path, url: DatabaseURL, operation: str, target: str, **kwargs: Any
-    ) -> MigrationPlan:
-        with connect(url) as conn:
-            current = _read_current(conn, url)
-        return MigrationPlan(plan_linear(cls._order(directory), current, operation, target))
+    def _plan(cls, run: MigrationRun) -> MigrationPlan[None]:
+        current = _read_current(run.session)
+        order = cls._order(run.directory)
+        return MigrationPlan(plan_linear(order, current, run.operation, run.target), None)
 
     @classmethod
-    def _apply(
-        cls,
-        directory: Path,
-        url: DatabaseURL,
-        plan: MigrationPlan,
-        run: MigrationRun,
-        **kwargs: Any,
-    ) -> None:
-        order = cls._order(directory)
-        operation = run.event.operation
-        section = "up" if operation == "upgrade" else "down"
-        with connect(url) as conn:
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {_VERSION_TABLE} (revision text)")
-            for revision in plan.revisions:
-                _, sections = _read(directory / "versions" / f"{revision}.sql")
-                index = order.index(revision)
-                after = (
-                    revision if operation == "upgrade" else (order[index - 1] if index else None)
-                )
-                conn.execute("BEGIN")
-                try:
-                    for statement in sections[section]:
-                        conn.execute(statement)
-                    conn.execute(f"DELETE FROM {_VERSION_TABLE}")
-                    if after is not None:
-                        mark = "?" if url.backend == "sqlite" else "%s"
-                        conn.execute(f"INSERT INTO {_VERSION_TABLE} VALUES ({mark})", (after,))
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                run.revision_done(revision)
+    def _apply(cls, run: MigrationRun, plan: MigrationPlan[None]) -> None:
+        order = cls._order(run.directory)
+        upgrading = run.operation == Operation.UPGRADE
+        session = run.session
+        session.execute(f"CREATE TABLE IF NOT EXISTS {_VERSION_TABLE} (revision text)")
+        for revision in plan.revisions:
+            _, sections = _read(run.directory / "versions" / f"{revision}.sql")
+            index = order.index(revision)
+            after = revision if upgrading else (order[index - 1] if index else None)
+            session.execute("BEGIN")
+            try:
+                for statement in sections["up" if upgrading else "down"]:
+                    session.execute(statement)
+                session.execute(f"DELETE FROM {_VERSION_TABLE}")
+                if after is not None:
+                    session.execute(f"INSERT INTO {_VERSION_TABLE} VALUES (?)", (after,))
+                run.before_commit(revision)
+                session.execute("COMMIT")
+            except BaseException:
+                session.execute("ROLLBACK")
+                raise
+            run.revision_done(revision)
 
     @classmethod
     def _render_sql(
-        cls, directory: Path, url: DatabaseURL, operation: str, target: str, **kwargs: Any
+        cls, directory: Path, session: Session, operation: Operation, target: str
     ) -> str:
         order = cls._order(directory)
-        start = None if operation == "upgrade" else order[-1] if order else None
-        section = "up" if operation == "upgrade" else "down"
+        current = _read_current(session)
         lines = []
-        for revision in plan_linear(order, start, operation, target):
+        for revision in plan_linear(order, current, operation, target):
             _, sections = _read(directory / "versions" / f"{revision}.sql")
+            section = "up" if operation == Operation.UPGRADE else "down"
             lines += [f"-- {revision}", *(f"{s};" for s in sections[section])]
         return "\n".join(lines) + "\n"
 
     @classmethod
-    def _current(cls, directory: Path, url: DatabaseURL, **kwargs: Any) -> str | None:
-        with connect(url) as conn:
-            return _read_current(conn, url)
+    def _current(cls, directory: Path, session: Session) -> str | None:
+        return _read_current(session)
 
     @classmethod
-    def _history(
-        cls, directory: Path, url: DatabaseURL | None, **kwargs: Any
-    ) -> list[dict[str, Any]]:
+    def _history(cls, directory: Path, session: Session | None) -> list[dict[str, Any]]:
         order = cls._order(directory)
-        current: str | None = None
-        if url is not None:
-            with connect(url) as conn:
-                current = _read_current(conn, url)
+        current = _read_current(session) if session is not None else None
         applied_count = order.index(current) + 1 if current in order else 0
         return [
             {
                 "revision": revision,
                 "description": _read(directory / "versions" / f"{revision}.sql")[0],
                 "down_revision": order[i - 1] if i else None,
-                "applied": (i < applied_count) if url is not None else None,
+                "applied": (i < applied_count) if session is not None else None,
             }
             for i, revision in enumerate(order)
         ]

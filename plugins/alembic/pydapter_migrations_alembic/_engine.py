@@ -12,8 +12,8 @@ import contextlib
 import io
 import os
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from types import ModuleType
@@ -22,23 +22,25 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
-from alembic.runtime.migration import RevisionStep
 from alembic.script import ScriptDirectory
 from alembic.script.revision import ResolutionError
 
-from pydapter_migrations.errors import (
+from pydapter_migrations.backend import (
+    DatabaseURL,
     MigrationCreationError,
     MigrationNotFoundError,
+    MigrationRun,
+    Operation,
+    Session,
 )
-from pydapter_migrations.events import MigrationRun
-from pydapter_migrations.urls import DatabaseURL
 
+from . import _compat
 from . import _graph as graph_cache
 from ._graph import RevisionGraph
 from ._models import find_metadata, load_models, models_ref
 from ._quick import cached_graph, current, is_initialised
 from ._quick import heads as _heads
-from .environment import ATTRIBUTE, RunOptions, recorded_models
+from .environment import ATTRIBUTE, Reporter, RunOptions, recorded_models
 
 __all__ = [
     "ALEMBIC_GUARD",
@@ -164,109 +166,29 @@ def plan(
 # -- running ---------------------------------------------------------------
 
 
-@dataclass
-class _Reporter:
-    """Reports each revision to the run once its transaction has committed.
-
-    A revision is noted when its work has run, still inside its transaction, and
-    reported once that transaction has committed.
-    """
-
-    run: MigrationRun
-    pending: list[str] = field(default_factory=list)
-
-    def applied(self, revision: str) -> None:
-        self.pending.append(revision)
-
-    def committed(self) -> None:
-        done, self.pending = self.pending, []
-        for revision in done:
-            self.run.revision_done(revision)
-
-
-def _steps(
-    script: ScriptDirectory,
-    operation: str,
-    target: str,
-    on_applied: Callable[[str], None] | None = None,
-) -> Callable[..., Any]:
-    """Alembic's ``fn`` for the run: its own steps, each reporting to ``on_applied`` once
-    its revision's work has run (inside the revision's transaction)."""
-
-    def steps(heads: Any, context: Any) -> Any:
-        if operation == "upgrade":
-            revision_steps = script._upgrade_revs(target, heads)
-        else:
-            revision_steps = script._downgrade_revs(target, heads)
-            for step in revision_steps:
-                if type(step) is RevisionStep:
-                    step.__class__ = _DowngradeStep
-        if on_applied is not None:
-            for step in revision_steps:
-                _report_after(step, on_applied)
-        return revision_steps
-
-    return steps
-
-
-def _report_after(step: RevisionStep, on_applied: Callable[[str], None]) -> None:
-    # Rather than an on_version_apply callback, for which Alembic builds a MigrationInfo
-    # and walks the revision map for every revision.
-    migration_fn = step.migration_fn
-    revision = step.revision.revision
-
-    def run_then_report(**kwargs: Any) -> None:
-        migration_fn(**kwargs)
-        on_applied(revision)
-
-    step.migration_fn = run_then_report
-
-
-class _DowngradeStep(RevisionStep):
-    """Alembic's downgrade step, less a walk of the whole history per revision.
-
-    To decide whether reverting a revision deletes its version row, Alembic collects every
-    ancestor of the revision below it: O(N) per step, O(N^2) for a downgrade to base. When
-    that revision is the only head and has one down revision, the answer needs no walk: a
-    revision is never its own ancestor, so the row is updated, not deleted.
-    """
-
-    def should_delete_branch(self, heads: set[str]) -> bool:
-        if (
-            not self.is_upgrade
-            and len(self.revision._normalized_down_revisions) == 1
-            and heads == {self.revision.revision}
-        ):
-            return False
-        return super().should_delete_branch(heads)
-
-
-def apply(
-    directory: Path,
-    url: DatabaseURL,
-    operation: str,
-    target: str,
-    state: Any,
-    revisions: list[str],
-    run: MigrationRun,
-) -> None:
-    """Run the whole plan in one Alembic environment, one transaction per revision."""
+def apply(run: MigrationRun, state: Any, revisions: list[str]) -> None:
+    """Run the whole plan in one Alembic environment on the run's session, one
+    transaction per revision."""
     if not revisions:
         return  # nothing to do: no need to load the scripts or start Alembic
     assert isinstance(state, _PlanState)
-    reporter = _Reporter(run)
+    directory, operation, target = run.directory, str(run.operation), run.target
+    reporter = Reporter(run)
     with ALEMBIC_GUARD:
         script = state.script or _load_script(directory)
-        config = _config(directory, RunOptions(url=url, on_commit=reporter.committed))
-        steps = _steps(script, operation, target, on_applied=reporter.applied)
+        config = _config(directory, RunOptions(url=run.url, session=run.session, reporter=reporter))
+
+        def steps(heads: Any, context: Any) -> list[Any]:
+            return _compat.revision_steps(script, operation, target, heads, reporter.applied)
+
         with EnvironmentContext(config, script, fn=steps, destination_rev=target):
             script.run_env()
     reporter.committed()
 
 
-def render_sql(directory: Path, url: DatabaseURL, operation: str, target: str) -> str:
+def render_sql(directory: Path, session: Session, operation: Operation, target: str) -> str:
     """The SQL of an upgrade or downgrade from the database's current revision."""
-    heads = _heads(url)
+    heads = _heads(session)
     if len(heads) > 1:
         raise ValueError(f"the database has several heads ({', '.join(heads)})")
     buffer = io.StringIO()
@@ -275,11 +197,16 @@ def render_sql(directory: Path, url: DatabaseURL, operation: str, target: str) -
         with _revision_errors():
             # Validates the target first, as the online run would.
             RevisionGraph.from_script(script).plan(operation, target, heads)
+        url = DatabaseURL.parse(f"{session.family}://")
         config = _config(directory, RunOptions(url=url), output_buffer=buffer)
+
+        def steps(heads: Any, context: Any) -> list[Any]:
+            return _compat.revision_steps(script, str(operation), target, heads)
+
         with EnvironmentContext(
             config,
             script,
-            fn=_steps(script, operation, target),
+            fn=steps,
             as_sql=True,
             starting_rev=heads[0] if heads else None,
             destination_rev=target,
@@ -292,7 +219,12 @@ def render_sql(directory: Path, url: DatabaseURL, operation: str, target: str) -
 
 
 def create(
-    directory: Path, message: str, *, autogenerate: bool | None, slug: str, url: DatabaseURL | None
+    directory: Path,
+    message: str,
+    *,
+    autogenerate: bool | None,
+    slug: str,
+    url: DatabaseURL | None,
 ) -> str:
     config = _config(directory)
     models = recorded_models(config)
@@ -325,9 +257,9 @@ def create(
     return str(script.revision)
 
 
-def history(directory: Path, url: DatabaseURL | None) -> list[dict[str, Any]]:
+def history(directory: Path, session: Session | None) -> list[dict[str, Any]]:
     graph = cached_graph(directory) or _graph(directory)[0]
-    applied = graph.applied(_heads(url)) if url is not None else None
+    applied = graph.applied(_heads(session)) if session is not None else None
     return [
         {
             "revision": info.revision,

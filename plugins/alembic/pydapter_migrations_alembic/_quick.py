@@ -7,14 +7,9 @@ head?" live here; :mod:`._engine` (which imports Alembic) is loaded only for rea
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
-from typing import Any
 
-from pydapter_migrations.errors import MigrationError
-from pydapter_migrations.locking import lock_connection
-from pydapter_migrations.revisions import HEAD
-from pydapter_migrations.urls import DatabaseURL
+from pydapter_migrations.backend import HEAD, MigrationError, Operation, Session
 
 from . import _graph as graph_cache
 from ._graph import RevisionGraph
@@ -47,7 +42,7 @@ def up_to_date(
     dependency) and the database is at exactly that tip. Anything else (other targets,
     several heads) goes the full way through Alembic.
     """
-    if operation != "upgrade" or target not in (HEAD, "heads"):
+    if operation != Operation.UPGRADE or target not in (HEAD, "heads"):
         return False
     named = {
         r for info in graph.revisions.values() for r in (*info.down_revision, *info.depends_on)
@@ -56,11 +51,11 @@ def up_to_date(
     return len(tips) == 1 and set(current_heads) == tips
 
 
-# -- reading the version table directly ----------------------------------
+# -- reading the version table ------------------------------------------------
 
 
-def current(url: DatabaseURL) -> str | None:
-    found = heads(url)
+def current(session: Session) -> str | None:
+    found = heads(session)
     if len(found) > 1:
         raise MigrationError(
             f"the database is at several branch heads ({', '.join(found)}), so it has no "
@@ -69,50 +64,22 @@ def current(url: DatabaseURL) -> str | None:
     return found[0] if found else None
 
 
-def heads(url: DatabaseURL) -> tuple[str, ...]:
-    """The rows of the version table, read with the plain driver (no Alembic, no
-    SQLAlchemy); a database without the table (or without a file) has none."""
-    if url.backend == "sqlite":
-        return _sqlite_heads(url)
-    if url.backend == "postgresql":
-        return _postgresql_heads(url)
-    raise ValueError(f"unsupported database {url.backend}")
-
-
-def _sqlite_heads(url: DatabaseURL) -> tuple[str, ...]:
-    path = url.sqlite_path
-    if path is None or not path.exists():
-        return ()
-    # Read-only: asking for the revision never creates or changes the database.
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-    try:
-        found = conn.execute(
+def heads(session: Session) -> tuple[str, ...]:
+    """The rows of the version table, read on the core's session (no Alembic, no
+    SQLAlchemy); a database without the table has none."""
+    if session.family == "sqlite":
+        exists = session.scalar(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (VERSION_TABLE,)
-        ).fetchone()
-        if not found:
-            return ()
-        rows = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall()
-    finally:
-        conn.close()
-    return tuple(sorted(str(r[0]) for r in rows))
-
-
-def _postgresql_heads(url: DatabaseURL) -> tuple[str, ...]:
-    # Under the migration lock, its connection answers: one connection fewer per run.
-    held = lock_connection(url)
-    if held is not None:
-        return _read_postgresql_heads(held)
-    import psycopg
-
-    kwargs = url.sync().psycopg_kwargs()
-    kwargs.setdefault("connect_timeout", 10)
-    with psycopg.connect(autocommit=True, **kwargs) as conn:
-        return _read_postgresql_heads(conn)
-
-
-def _read_postgresql_heads(conn: Any) -> tuple[str, ...]:
-    found = conn.execute("SELECT to_regclass(%s)", (VERSION_TABLE,)).fetchone()
-    if not found or found[0] is None:
+        )
+    elif session.family == "postgresql":
+        exists = session.scalar("SELECT to_regclass(?)", (VERSION_TABLE,))
+    else:
+        exists = session.scalar(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE()"
+            " AND table_name = ?",
+            (VERSION_TABLE,),
+        )
+    if not exists:
         return ()
-    rows = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall()
-    return tuple(sorted(str(r[0]) for r in rows))
+    rows = session.execute(f"SELECT version_num FROM {VERSION_TABLE}")
+    return tuple(sorted(str(row[0]) for row in rows))

@@ -1,10 +1,13 @@
 """What the generated ``env.py`` runs: connect, configure Alembic, run the migrations.
 
-The same code serves pydapter-migrations (URL and callbacks in ``config.attributes``)
-and the plain ``alembic`` command (URL from ``DATABASE_URL``). SQLite gets SQLAlchemy's
-pysqlite recipe so its DDL is transactional, and every database gets one transaction per
-revision. Async URLs (``sqlite+aiosqlite``, ``postgresql+asyncpg``) run through the async
-driver on a loop of their own, so this works even when a loop already runs.
+The same code serves pydapter-migrations (URL and run in ``config.attributes``) and the
+plain ``alembic`` command (URL from ``DATABASE_URL``). Every connection comes from the
+core's connection module; during a run Alembic runs on the core's session, the one
+holding the database lock. SQLite gets SQLAlchemy's pysqlite recipe so its DDL is
+transactional, and every database gets one transaction per revision. Async URLs
+(``sqlite+aiosqlite``, ``postgresql+asyncpg``) run through their own driver on a loop of
+their own, so this works even when a loop already runs; their commits are fenced by the
+core's lock (see ``pydapter_migrations.locking``).
 """
 
 from __future__ import annotations
@@ -13,17 +16,19 @@ import contextlib
 import os
 from collections.abc import Callable, Coroutine, Iterator
 from configparser import Error as ConfigParserError
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydapter_migrations.bridge import run_async
-from pydapter_migrations.locking import (
-    lock_connection,
-    postgresql_libpq_options,
-    postgresql_session_options,
+from pydapter_migrations.backend import (
+    DatabaseURL,
+    MigrationRun,
+    Session,
+    connect,
+    connect_async,
+    run_async,
 )
-from pydapter_migrations.urls import DatabaseURL
 
+from . import _compat
 from ._models import ModelsRef, find_metadata, load_models
 
 if TYPE_CHECKING:
@@ -37,19 +42,41 @@ __all__ = ["MODELS_SECTION", "RunOptions", "is_managed", "run_migrations"]
 ATTRIBUTE = "pydapter_migrations"
 #: Section of ``alembic.ini`` recording the models module.
 MODELS_SECTION = "pydapter_migrations"
-_SQLITE_BUSY_TIMEOUT = 30.0
-_CONNECT_TIMEOUT = 10
+
+
+@dataclass
+class Reporter:
+    """Tells the core's run about each revision: just before its commit (the fence),
+    and once the commit returned."""
+
+    run: MigrationRun
+    pending: list[str] = field(default_factory=list)
+
+    def applied(self, revision: str) -> None:
+        """``revision``'s work has run, inside its transaction."""
+        self.pending.append(revision)
+
+    def before_commit(self, connection: Connection) -> None:
+        if self.pending:
+            self.run.before_commit(self.pending[-1], session_of(connection))
+
+    def committed(self) -> None:
+        done, self.pending = self.pending, []
+        for revision in done:
+            self.run.revision_done(revision)
 
 
 @dataclass
 class RunOptions:
-    """What pydapter-migrations hands to ``env.py`` for one run."""
+    """What pydapter-migrations hands to ``env.py`` for one call."""
 
     url: DatabaseURL
     #: The models to compare (autogenerate); ``None`` when not needed.
     target_metadata: Any = None
-    #: Called after each revision's own transaction has committed.
-    on_commit: Callable[[], None] | None = None
+    #: The core's session, holding the lock: Alembic runs on it (sync drivers).
+    session: Session | None = None
+    #: The run to report to, during an upgrade or downgrade.
+    reporter: Reporter | None = None
 
 
 def is_managed(config: Config) -> bool:
@@ -66,25 +93,27 @@ def run_migrations(context: Any, target_metadata: Any = None) -> None:
     config: Config = context.config
     options = config.attributes.get(ATTRIBUTE)
     if isinstance(options, RunOptions):
-        url = options.url
+        # Only autogenerate compares models: a run never imports them.
         if target_metadata is None:
             target_metadata = options.target_metadata
     else:
-        options = None
-        url = _url_from_environment()
+        options = RunOptions(url=_url_from_environment())
         if target_metadata is None:
             target_metadata = recorded_metadata(config)
+    url = options.url
     if context.is_offline_mode():
-        _configure(context, url, target_metadata, dialect_name=url.backend)
+        _configure(context, url, target_metadata, dialect_name=url.dialect)
         with context.begin_transaction():
             context.run_migrations()
-    elif url.is_async:
-        _run_async_online(context, url, target_metadata, options)
+    elif url.is_async and (options.session is None or url.driver == "asyncpg"):
+        # asyncpg runs as the URL asks (its SQL semantics differ from psycopg's); the
+        # other async drivers wrap the same library as the sync session lent to us.
+        _run_async_online(context, target_metadata, options)
     else:
-        engine = create_engine(url)
+        engine = create_engine(url, lent=options.session)
         try:
             with engine.connect() as connection:
-                _run_on_connection(connection, context, url, target_metadata, options)
+                _run_on_connection(connection, context, target_metadata, options)
         finally:
             engine.dispose()
 
@@ -115,12 +144,7 @@ def _url_from_environment() -> DatabaseURL:
     return DatabaseURL.parse(text)
 
 
-def _configure(
-    context: Any,
-    url: DatabaseURL,
-    target_metadata: Any,
-    **kwargs: Any,
-) -> None:
+def _configure(context: Any, url: DatabaseURL, target_metadata: Any, **kwargs: Any) -> None:
     sqlite = url.backend == "sqlite"
     context.configure(
         target_metadata=target_metadata,
@@ -134,54 +158,39 @@ def _configure(
 
 
 def _run_on_connection(
-    connection: Connection,
-    context: Any,
-    url: DatabaseURL,
-    target_metadata: Any,
-    options: RunOptions | None,
+    connection: Connection, context: Any, target_metadata: Any, options: RunOptions
 ) -> None:
     # An autobegun transaction would make Alembic run every revision inside it.
     if connection.in_transaction():
         connection.commit()
-    _configure(context, url, target_metadata, connection=connection)
-    if options is not None and options.on_commit is not None:
-        _report_commits(context.get_context(), connection, options.on_commit)
+    _configure(context, options.url, target_metadata, connection=connection)
+    if options.reporter is not None:
+        _report_commits(context.get_context(), connection, options.reporter)
     with context.begin_transaction():
         context.run_migrations()
 
 
-def _report_commits(
-    migration_context: Any, connection: Connection, on_commit: Callable[[], None]
-) -> None:
-    """Call ``on_commit`` each time a revision's own transaction has committed.
-
-    Alembic opens that transaction with ``begin_transaction(_per_migration=True)`` for each
-    revision; leaving it without an error, with the connection out of its transaction,
-    means the commit returned. (A SQLAlchemy ``begin`` listener would tell the same one
-    revision later, and make SQLAlchemy dispatch events for every statement.)
-    """
-    begin_transaction = migration_context.begin_transaction
+def _report_commits(migration_context: Any, connection: Connection, reporter: Reporter) -> None:
+    """Tell ``reporter`` just before each revision's own transaction commits, and once it
+    has (leaving the transaction without an error, outside any transaction)."""
 
     @contextlib.contextmanager
-    def reporting(_per_migration: bool = False) -> Iterator[Any]:
-        with begin_transaction(_per_migration=_per_migration) as transaction:
+    def per_revision(begin: Callable[[], Any]) -> Iterator[Any]:
+        with begin() as transaction:
             yield transaction
-        if _per_migration and not connection.in_transaction():
-            on_commit()
+            reporter.before_commit(connection)
+        if not connection.in_transaction():
+            reporter.committed()
 
-    migration_context.begin_transaction = reporting
+    _compat.wrap_per_migration_transactions(migration_context, per_revision)
 
 
-def _run_async_online(
-    context: Any, url: DatabaseURL, target_metadata: Any, options: RunOptions | None
-) -> None:
+def _run_async_online(context: Any, target_metadata: Any, options: RunOptions) -> None:
     async def migrate() -> None:
-        engine = create_async_engine(url)
+        engine = create_async_engine(options.url)
         try:
             async with engine.connect() as connection:
-                await connection.run_sync(
-                    _run_on_connection, context, url, target_metadata, options
-                )
+                await connection.run_sync(_run_on_connection, context, target_metadata, options)
         finally:
             await engine.dispose()
 
@@ -192,94 +201,52 @@ def _run_async_online(
 # -- engines ---------------------------------------------------------------
 
 
-def _sqlalchemy_url(url: DatabaseURL) -> Any:
-    from sqlalchemy.engine import URL
-
-    return URL.create(
-        drivername=url.drivername,
-        username=url.username,
-        password=url.password,
-        host=url.host,
-        port=url.port,
-        database=url.database,
-        query=dict(url.query),
+def session_of(connection: Connection) -> Session:
+    """The core's view of a SQLAlchemy connection (for the fence, inside its transaction)."""
+    dialect = connection.dialect
+    return Session(
+        connection.connection.dbapi_connection,
+        family=DatabaseURL.parse(f"{dialect.name}://").backend,
+        paramstyle=dialect.paramstyle,
+        driver=dialect.driver,
     )
 
 
-def _connect_args(url: DatabaseURL) -> dict[str, Any]:
-    if url.backend == "sqlite":
-        return {"timeout": _SQLITE_BUSY_TIMEOUT}
-    if url.backend == "postgresql":
-        if url.driver == "asyncpg":
-            return {"server_settings": postgresql_session_options(), "timeout": _CONNECT_TIMEOUT}
-        return {"options": postgresql_libpq_options(), "connect_timeout": _CONNECT_TIMEOUT}
-    return {}
+def _sqlalchemy_url(url: DatabaseURL) -> Any:
+    """``url`` for SQLAlchemy, without the password: connections come from the core."""
+    from sqlalchemy.engine import URL
+
+    return URL.create(
+        drivername=url.dialect + (f"+{url.driver}" if url.driver else ""),
+        username=url.username,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+    )
 
 
-def _transactional_sqlite(engine: Engine) -> None:
-    """SQLAlchemy's pysqlite recipe, so DDL is inside the transaction too: the driver
-    stops managing transactions and BEGIN is emitted when SQLAlchemy begins one."""
-    from sqlalchemy import event
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, connection_record: Any) -> None:
-        dbapi_connection.isolation_level = None
-
-    # The recipe emits BEGIN from a "begin" listener; any such listener makes SQLAlchemy
-    # dispatch connection events around every statement of the run. The dialect's own
-    # begin step of this one-off engine does the same without them.
-    def do_begin(dbapi_connection: Any) -> None:
-        dbapi_connection.cursor().execute("BEGIN")
-
-    engine.dialect.do_begin = do_begin  # type: ignore[method-assign]
-
-
-def create_engine(url: DatabaseURL) -> Engine:
-    """A one-off synchronous engine for migrations (bare ``postgresql://`` is psycopg 3).
-
-    Under the migration lock on PostgreSQL the engine runs on the lock's own connection
-    (see :func:`_on_lock_connection`) rather than opening a second one."""
+def create_engine(url: DatabaseURL, *, lent: Session | None = None) -> Engine:
+    """A one-off synchronous engine for migrations, on ``lent`` (the core's session, which
+    goes back open when the engine is done with it) or on connections of its own."""
     from sqlalchemy import create_engine as sa_create_engine
     from sqlalchemy.pool import NullPool
 
     sync = url.sync()
-    held = lock_connection(sync) if sync.driver == "psycopg" else None
-    if held is not None:
+    if lent is not None:
+        sync = sync.with_driver(lent.driver)
         engine = sa_create_engine(
-            _sqlalchemy_url(sync), poolclass=NullPool, creator=lambda: _borrow(held)
+            _sqlalchemy_url(sync), poolclass=NullPool, creator=lambda: _compat.borrow(lent)
         )
-        _on_lock_connection(engine)
-        return engine
-    engine = sa_create_engine(
-        _sqlalchemy_url(sync), poolclass=NullPool, connect_args=_connect_args(sync)
-    )
+        _compat.give_back_on_close(engine, lent)
+    else:
+        engine = sa_create_engine(
+            _sqlalchemy_url(sync),
+            poolclass=NullPool,
+            creator=lambda: connect(sync, purpose="alembic").connection,
+        )
     if sync.backend == "sqlite":
-        _transactional_sqlite(engine)
+        _compat.transactional_sqlite(engine)
     return engine
-
-
-def _borrow(connection: Any) -> Any:
-    # SQLAlchemy runs transactions on psycopg through the driver's implicit BEGIN.
-    connection.autocommit = False
-    return connection
-
-
-def _on_lock_connection(engine: Engine) -> None:
-    """Make the engine hand the lock's connection back instead of closing it.
-
-    Closing it would release the lock while the core still holds it; the connection goes
-    back as the core left it, in autocommit mode. (A connection that broke cannot be set
-    back; SQLAlchemy logs that, and the lock died with it anyway.)
-    """
-
-    def give_back(connection: Any) -> None:
-        from psycopg.pq import TransactionStatus
-
-        if connection.info.transaction_status != TransactionStatus.IDLE:
-            connection.rollback()
-        connection.autocommit = True
-
-    engine.dialect.do_close = give_back  # type: ignore[method-assign, assignment]
 
 
 def create_async_engine(url: DatabaseURL) -> AsyncEngine:
@@ -288,8 +255,10 @@ def create_async_engine(url: DatabaseURL) -> AsyncEngine:
     from sqlalchemy.pool import NullPool
 
     engine = sa_create_async_engine(
-        _sqlalchemy_url(url), poolclass=NullPool, connect_args=_connect_args(url)
+        _sqlalchemy_url(url),
+        poolclass=NullPool,
+        async_creator=lambda: connect_async(url, purpose="alembic"),
     )
     if url.backend == "sqlite":
-        _transactional_sqlite(engine.sync_engine)
+        _compat.transactional_sqlite(engine.sync_engine)
     return engine

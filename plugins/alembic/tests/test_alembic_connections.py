@@ -14,7 +14,7 @@ from pydapter_migrations_alembic.environment import create_engine
 from sqlalchemy import text
 
 from pydapter_migrations.errors import MigrationUpgradeError
-from pydapter_migrations.locking import database_lock, lock_connection
+from pydapter_migrations.locking import database_lock
 from pydapter_migrations.testing import KitDatabase
 from pydapter_migrations.urls import DatabaseURL
 
@@ -59,9 +59,9 @@ def test_a_run_opens_the_lock_connection_only(
 
 def test_the_lock_connection_comes_back_open_idle_and_in_autocommit(postgresql_url: str) -> None:
     url = DatabaseURL.parse(postgresql_url)
-    with database_lock(url, timeout=5):
-        held = lock_connection(url)
-        engine = create_engine(url)
+    with database_lock(url, timeout=5) as lock:
+        held = lock.session.connection
+        engine = create_engine(url, lent=lock.session)
         with engine.connect() as connection:
             assert connection.connection.dbapi_connection is held
             assert held.autocommit is False  # SQLAlchemy's transactions are real ones

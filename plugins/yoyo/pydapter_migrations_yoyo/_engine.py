@@ -3,8 +3,9 @@
 Imported lazily by :mod:`pydapter_migrations_yoyo.adapter`, so listing adapters never
 imports yoyo. Five things differ from calling yoyo's own API:
 
-* No ``yoyo_lock`` table (``get_backend`` creates it, ``backend.lock()`` leaves a row
-  behind when the process is killed): the core's lock is held instead.
+* yoyo runs on the core's session, the connection that holds the database lock (so a
+  lost lock is a lost transaction), and makes no ``yoyo_lock`` table (``get_backend``
+  creates it, ``backend.lock()`` leaves a row behind when the process is killed).
 * A revision's statements and its bookkeeping rows commit in one transaction
   (``apply_one`` uses two, so a crash between them re-applies the revision).
 * yoyo's process-wide registry of migration ids is emptied while one directory loads
@@ -22,7 +23,6 @@ import getpass
 import glob
 import logging
 import socket
-import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -34,7 +34,12 @@ from typing import Any
 from yoyo import internalmigrations, read_migrations
 from yoyo import migrations as yoyo_migrations
 from yoyo.backends.base import DatabaseBackend
-from yoyo.backends.core import PostgresqlPsycopgBackend, SQLiteBackend
+from yoyo.backends.core import (
+    MySQLBackend,
+    PostgresqlBackend,
+    PostgresqlPsycopgBackend,
+    SQLiteBackend,
+)
 from yoyo.connections import DatabaseURI
 from yoyo.migrations import (
     Migration,
@@ -47,14 +52,12 @@ from yoyo.migrations import (
 )
 from yoyo.utils import change_param_style
 
-from pydapter_migrations.locking import postgresql_libpq_options
-from pydapter_migrations.urls import DatabaseURL
+from pydapter_migrations.backend import MigrationRun, Session, find_transaction_control
 
 from . import _files
 
 logger = logging.getLogger("pydapter_migrations.yoyo")
 
-_APPLICATION_NAME = "pydapter-migrations yoyo"
 # yoyo.migrations.Migration keeps every migration it ever built in this class attribute.
 _REGISTRY_ATTRIBUTE = "_Migration__all_migrations"
 _registry_lock = threading.Lock()
@@ -65,65 +68,36 @@ _read_sql_migration: Callable[[str], _SqlFile] = yoyo_migrations.read_sql_migrat
 
 # -- connecting -------------------------------------------------------------
 
-
-def yoyo_uri(url: DatabaseURL) -> DatabaseURI:
-    """``url`` (any sync or async driver) as the URI yoyo's psycopg 3 / sqlite3 backends take.
-
-    Built field by field rather than re-parsed from text, so a password holding ``%``,
-    ``@`` or ``/`` arrives intact. PostgreSQL connections get the core's session options.
-    """
-    url = url.sync()
-    if url.backend == "sqlite":
-        path = url.sqlite_path
-        if path is None:
-            # Every call opens its own connection: the database would vanish in between.
-            raise ValueError(
-                "an in-memory SQLite database lasts one connection, so migrations applied "
-                "to it would be lost at once; use a file (sqlite:///app.db)"
-            )
-        return DatabaseURI("sqlite", None, None, None, None, str(path), {})
-    if url.backend != "postgresql":
-        raise ValueError(f"the yoyo backend does not support {url.backend} databases")
-    args = dict(url.query)
-    args["options"] = f"{args.get('options', '')} {postgresql_libpq_options()}".strip()
-    args.setdefault("application_name", _APPLICATION_NAME)
-    args.setdefault("connect_timeout", "10")
-    return DatabaseURI(
-        "postgresql+psycopg",
-        url.username,
-        url.password,
-        url.host,
-        url.port,
-        url.database,
-        args,
-    )
+# yoyo's backend class for each (database family, driver) of a core session.
+_BACKENDS: dict[tuple[str, str], type[DatabaseBackend]] = {
+    ("sqlite", ""): SQLiteBackend,
+    ("postgresql", "psycopg"): PostgresqlPsycopgBackend,
+    ("postgresql", "psycopg2"): PostgresqlBackend,
+    ("mysql", "pymysql"): MySQLBackend,
+}
+#: Drivers yoyo has no backend for, and the driver it runs their URLs with instead.
+SUBSTITUTE_DRIVERS = {("postgresql", "pg8000"): "psycopg", ("mysql", "mysqldb"): "pymysql"}
 
 
-class _SQLiteBackend(SQLiteBackend):  # type: ignore[misc]
-    """yoyo's SQLite backend on a plain file connection.
+def on_session(session: Session, table: str) -> DatabaseBackend:
+    """A yoyo backend that runs on ``session``'s connection (autocommit, explicit
+    transactions, as yoyo's own PostgreSQL backend works); yoyo never connects itself,
+    so it never sees the password."""
+    base = _BACKENDS[(session.family, session.driver)]
 
-    yoyo opens ``file:<path>?cache=shared`` URIs, which break on paths holding ``?`` or
-    ``#``; shared cache only served its ``copy()`` connections, which are not used here.
-    """
+    class OnSession(base):  # type: ignore[valid-type,misc]
+        def connect(self, dburi: DatabaseURI) -> Any:
+            return session.connection
 
-    def connect(self, dburi: DatabaseURI) -> sqlite3.Connection:
-        return sqlite3.connect(dburi.database, isolation_level=None, timeout=30)
-
-
-def _backend_class(uri: DatabaseURI) -> type[DatabaseBackend]:
-    return _SQLiteBackend if uri.scheme == "sqlite" else PostgresqlPsycopgBackend
+    uri = DatabaseURI(session.family, None, None, None, None, _database_name(session), {})
+    return OnSession(uri, table)
 
 
-@contextlib.contextmanager
-def connect(url: DatabaseURL, table: str) -> Iterator[DatabaseBackend]:
-    """A yoyo backend on one new connection, closed on exit; no yoyo side tables."""
-    uri = yoyo_uri(url)
-    backend = _backend_class(uri)(uri, table)
-    try:
-        yield backend
-    finally:
-        with contextlib.suppress(Exception):
-            backend.connection.close()
+def _database_name(session: Session) -> str | None:
+    # yoyo's MySQL backend lists tables of the URI's database.
+    if session.family == "mysql":
+        return str(session.scalar("SELECT DATABASE()"))
+    return None
 
 
 def ensure_internal_schema(backend: DatabaseBackend) -> None:
@@ -228,10 +202,33 @@ def plan_steps(
             if migration.is_raw_sql():
                 migration.steps = None  # Migration.load() returns early once it has steps
                 migration.load()
+                if migration.use_transactions:
+                    _refuse_transaction_control(migration, direction)
     for migration in wanted:
         for step in _plain_steps(migration.steps):
             step._execute = functools.partial(MigrationStep._execute, step, out=_SINK)
     return [Step(migration, direction) for migration in wanted]
+
+
+class TransactionControlError(ValueError):
+    """A transactional SQL revision holds a statement that would end its transaction."""
+
+    def __init__(self, migration: Migration, keyword: str, direction: str) -> None:
+        which = "rollback file" if direction == "rollback" else "file"
+        super().__init__(
+            f"revision {migration.id} would end its own transaction: its {which} runs "
+            f"{keyword}, after which a failure could leave the revision half-applied and "
+            "unrecorded. Remove it; for work that cannot run in a transaction (CREATE "
+            "INDEX CONCURRENTLY...), put it in a revision of its own with the header line "
+            "'-- transactional: false'"
+        )
+        self.revision = migration.id
+
+
+def _refuse_transaction_control(migration: Migration, direction: str) -> None:
+    keyword = find_transaction_control(statements(migration, direction))
+    if keyword is not None:
+        raise TransactionControlError(migration, keyword, direction)
 
 
 @contextlib.contextmanager
@@ -320,24 +317,40 @@ def message_of(migration: Migration) -> str:
 # -- applying ----------------------------------------------------------------
 
 
-def run(backend: DatabaseBackend, steps: Sequence[Step], on_commit: Callable[[str], None]) -> None:
-    """Apply or roll back each revision with its bookkeeping in one transaction, calling
-    ``on_commit(id)`` after each commit. A failure rolls back that revision entirely."""
+def run(backend: DatabaseBackend, steps: Sequence[Step], migration_run: MigrationRun) -> None:
+    """Apply or roll back each revision with its bookkeeping in one transaction, telling
+    ``migration_run`` before each commit and after it. A failure rolls back that revision
+    entirely."""
     ensure_internal_schema(backend)
     record = _Bookkeeping(backend)
     for step in steps:
         migration = step.migration
         if migration.use_transactions:
             with backend.transaction():
-                migration.process_steps(backend, step.direction)
+                _process(migration, backend, step.direction)
                 record(migration, step.direction)
+                migration_run.before_commit(migration.id)
         else:
             # "-- transactional: false" (e.g. CREATE INDEX CONCURRENTLY) cannot share a
             # transaction with anything; only its record is transactional.
-            migration.process_steps(backend, step.direction)
+            _process(migration, backend, step.direction)
             with backend.transaction():
                 record(migration, step.direction)
-        on_commit(migration.id)
+                migration_run.before_commit(migration.id)
+        migration_run.revision_done(migration.id)
+
+
+def _process(migration: Migration, backend: DatabaseBackend, direction: str) -> None:
+    """yoyo's ``process_steps``, reporting the error that stopped a step rather than the
+    failure of the savepoint rollback that followed it (a savepoint is gone once the
+    transaction has ended: a full disk, a COMMIT inside a Python step)."""
+    try:
+        migration.process_steps(backend, direction)
+    except backend.DatabaseError as error:
+        original = error.__context__
+        if original is not None and "savepoint" in str(error).lower():
+            raise original from None
+        raise
 
 
 class _Statement:

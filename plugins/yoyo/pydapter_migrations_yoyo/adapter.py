@@ -1,7 +1,7 @@
 """The yoyo-migrations backend: revisions are plain SQL files, keys ``yoyo`` and ``async_yoyo``.
 
-The public methods (validation, locking, hooks, error mapping) come from
-:class:`~pydapter_migrations.base.SyncMigrationAdapter`; this module fills in its private
+The public methods (validation, locking, hooks, error mapping) come from the core's
+:class:`~pydapter_migrations.backend.SyncMigrationAdapter`; this module fills in its
 steps. yoyo itself is imported only when a step needs it (see ``_engine``), so reading
 this class's capabilities stays cheap.
 """
@@ -10,26 +10,30 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydapter_migrations.base import AsyncMigrationAdapter, MigrationPlan, SyncMigrationAdapter
-from pydapter_migrations.errors import (
-    MigrationCreationError,
-    MigrationDowngradeError,
-    MigrationError,
+from pydapter_migrations.backend import (
+    HEAD,
+    AsyncMigrationAdapter,
+    DatabaseURL,
     MigrationInitError,
-    MigrationUpgradeError,
+    MigrationPlan,
+    MigrationRun,
+    Operation,
+    Session,
+    SyncMigrationAdapter,
+    plan_linear,
 )
-from pydapter_migrations.events import MigrationRun
-from pydapter_migrations.revisions import HEAD, plan_linear
-from pydapter_migrations.urls import DatabaseURL
 
 from . import _files
+
+if TYPE_CHECKING:
+    from ._engine import Step
 
 __all__ = ["AsyncYoyoAdapter", "YoyoAdapter"]
 
 
-class YoyoAdapter(SyncMigrationAdapter):
+class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
     """Raw-SQL migrations run by yoyo-migrations.
 
     ``<directory>/versions/<id>.sql`` holds a revision's upgrade statements and
@@ -41,6 +45,15 @@ class YoyoAdapter(SyncMigrationAdapter):
     migration_key: ClassVar[str] = "yoyo"
     supports_autogenerate: ClassVar[bool] = False
     supports_sql: ClassVar[bool] = True
+    supported_databases: ClassVar[frozenset[str]] = frozenset({"sqlite", "postgresql"})
+
+    @classmethod
+    def _session_url(cls, url: DatabaseURL) -> DatabaseURL:
+        from ._engine import SUBSTITUTE_DRIVERS
+
+        url = url.sync()
+        substitute = SUBSTITUTE_DRIVERS.get((url.backend, url.driver))
+        return url.with_driver(substitute) if substitute is not None else url
 
     @classmethod
     def _is_initialised(cls, directory: Path) -> bool:
@@ -53,9 +66,8 @@ class YoyoAdapter(SyncMigrationAdapter):
         *,
         url: DatabaseURL | None,
         models_module: ModuleType | str | None,
-        **kwargs: Any,
+        **options: Any,
     ) -> None:
-        _reject_options(kwargs, MigrationInitError)
         if models_module is not None:
             raise MigrationInitError(
                 f"the {cls.migration_key} backend cannot autogenerate migrations, so it has "
@@ -72,26 +84,25 @@ class YoyoAdapter(SyncMigrationAdapter):
         autogenerate: bool | None,
         slug: str,
         url: DatabaseURL | None,
-        **kwargs: Any,
+        **options: Any,
     ) -> str:
         # The slug is not needed: the id is the file name, the message sits in its header.
-        _reject_options(kwargs, MigrationCreationError)
         return _files.create_revision(directory, message)
 
     @classmethod
-    def _plan(
-        cls, directory: Path, url: DatabaseURL, operation: str, target: str, **kwargs: Any
-    ) -> MigrationPlan:
+    def _plan(cls, run: MigrationRun) -> MigrationPlan[list[Step]]:
+        return cls._plan_on(run.directory, run.session, run.operation, run.target)
+
+    @classmethod
+    def _plan_on(
+        cls, directory: Path, session: Session, operation: Operation, target: str
+    ) -> MigrationPlan[list[Step]]:
         from . import _engine
 
-        _reject_options(
-            kwargs, MigrationUpgradeError if operation == "upgrade" else MigrationDowngradeError
-        )
-        with _engine.connect(url, _files.migration_table(directory)) as backend:
-            applied = _engine.applied_ids(backend)
-            transactional_ddl = backend.has_transactional_ddl
+        backend = _engine.on_session(session, _files.migration_table(directory))
+        applied = _engine.applied_ids(backend)
         if (
-            operation == "upgrade"
+            operation == Operation.UPGRADE
             and target == HEAD
             and _files.revision_ids(_files.versions_dir(directory)) <= applied
         ):
@@ -104,35 +115,28 @@ class YoyoAdapter(SyncMigrationAdapter):
         current = order[-1] if order else None
         order += [m.id for m in migrations if m.id not in applied]
         revisions = plan_linear(order, current, operation, target)
-        direction = "apply" if operation == "upgrade" else "rollback"
+        direction = "apply" if operation == Operation.UPGRADE else "rollback"
         steps = _engine.plan_steps(
-            migrations, revisions, direction, compensating=not transactional_ddl
+            migrations, revisions, direction, compensating=not backend.has_transactional_ddl
         )
         return MigrationPlan(revisions, steps)
 
     @classmethod
-    def _apply(
-        cls,
-        directory: Path,
-        url: DatabaseURL,
-        plan: MigrationPlan,
-        run: MigrationRun,
-        **kwargs: Any,
-    ) -> None:
+    def _apply(cls, run: MigrationRun, plan: MigrationPlan[list[Step]]) -> None:
         from . import _engine
 
         if not plan.revisions:
             return
-        with _engine.connect(url, _files.migration_table(directory)) as backend:
-            _engine.run(backend, plan.state, run.revision_done)
+        backend = _engine.on_session(run.session, _files.migration_table(run.directory))
+        _engine.run(backend, plan.state, run)
 
     @classmethod
     def _render_sql(
-        cls, directory: Path, url: DatabaseURL, operation: str, target: str, **kwargs: Any
+        cls, directory: Path, session: Session, operation: Operation, target: str
     ) -> str:
         from . import _engine
 
-        plan = cls._plan(directory, url, operation, target, **kwargs)
+        plan = cls._plan_on(directory, session, operation, target)
         parts = []
         for step in plan.state:
             verb = "upgrade to" if step.direction == "apply" else "revert"
@@ -144,26 +148,22 @@ class YoyoAdapter(SyncMigrationAdapter):
         return "\n".join(parts)
 
     @classmethod
-    def _current(cls, directory: Path, url: DatabaseURL, **kwargs: Any) -> str | None:
+    def _current(cls, directory: Path, session: Session) -> str | None:
         from . import _engine
 
-        _reject_options(kwargs, MigrationError)
         known = _files.revision_ids(_files.versions_dir(directory))
-        with _engine.connect(url, _files.migration_table(directory)) as backend:
-            return _engine.current_id(backend, known)
+        backend = _engine.on_session(session, _files.migration_table(directory))
+        return _engine.current_id(backend, known)
 
     @classmethod
-    def _history(
-        cls, directory: Path, url: DatabaseURL | None, **kwargs: Any
-    ) -> list[dict[str, Any]]:
+    def _history(cls, directory: Path, session: Session | None) -> list[dict[str, Any]]:
         from . import _engine
 
-        _reject_options(kwargs, MigrationError)
         migrations = _engine.load(directory)
         applied: set[str] | None = None
-        if url is not None:
-            with _engine.connect(url, _files.migration_table(directory)) as backend:
-                applied = _engine.applied_ids(backend)
+        if session is not None:
+            backend = _engine.on_session(session, _files.migration_table(directory))
+            applied = _engine.applied_ids(backend)
         history = []
         for migration in migrations:
             parents = sorted(parent.id for parent in migration.depends)
@@ -188,10 +188,3 @@ class AsyncYoyoAdapter(AsyncMigrationAdapter):
 
 def _terminated(sql: str) -> str:
     return sql if sql.startswith("--") or sql.rstrip().endswith(";") else f"{sql};"
-
-
-def _reject_options(options: dict[str, Any], error_type: type[MigrationError]) -> None:
-    # A misspelt keyword (``revison="x"``) must not silently run with the defaults.
-    if options:
-        names = ", ".join(sorted(options))
-        raise error_type(f"the yoyo backend takes no option(s) named {names}")

@@ -1,4 +1,4 @@
-"""URL translation, yoyo's process-wide state, stdout, and what importing the adapter costs."""
+"""The session yoyo runs on, yoyo's global state, stdout, and what importing the adapter costs."""
 
 from __future__ import annotations
 
@@ -8,42 +8,30 @@ import sys
 from pathlib import Path
 
 import pytest
-from pydapter_migrations_yoyo import YoyoAdapter, _engine
-from yoyo.connections import parse_uri
+from pydapter_migrations_yoyo import YoyoAdapter
 from yoyo.migrations import Migration
 from yoyo_helpers import query, write_revision
 
 from pydapter_migrations import MigrationUpgradeError
-from pydapter_migrations.urls import DatabaseURL
-
-PASSWORD = "p%w@rd/:?#"
-ENCODED = "p%25w%40rd%2F%3A%3F%23"
 
 
-@pytest.mark.parametrize(
-    ("url", "scheme", "database"),
-    [
-        ("sqlite:///relative/app.db", "sqlite", "relative/app.db"),
-        ("sqlite:////abs/app.db", "sqlite", "/abs/app.db"),
-        ("sqlite+aiosqlite:////abs/app.db", "sqlite", "/abs/app.db"),
-        (f"postgresql://bob:{ENCODED}@db.example:6543/main", "postgresql+psycopg", "main"),
-        (f"postgresql+psycopg://bob:{ENCODED}@db.example:6543/main", "postgresql+psycopg", "main"),
-        (f"postgresql+asyncpg://bob:{ENCODED}@db.example:6543/main", "postgresql+psycopg", "main"),
-        (f"postgres://bob:{ENCODED}@db.example:6543/main", "postgresql+psycopg", "main"),
-    ],
-)
-def test_urls_translate_to_yoyo(url: str, scheme: str, database: str) -> None:
-    uri = _engine.yoyo_uri(DatabaseURL.parse(url))
-    assert uri.scheme == scheme
-    assert uri.database == database
-    if scheme == "postgresql+psycopg":
-        # psycopg 3 (yoyo's "postgresql" scheme means psycopg2), the password decoded once.
-        assert (uri.username, uri.password, uri.hostname, uri.port) == (
-            "bob", PASSWORD, "db.example", 6543,
-        )  # fmt: skip
-        assert "-c client_connection_check_interval=1000" in uri.args["options"]
-        # Its text form is what the yoyo command line would take, and parses back the same.
-        assert parse_uri(str(uri)) == uri
+@pytest.mark.postgresql
+def test_revisions_run_on_the_session_holding_the_lock(tmp_path: Path, postgresql_url: str) -> None:
+    # The session that runs the revision holds the advisory lock: a lost lock is a lost
+    # transaction, so nothing can commit after it.
+    directory, _ = _directory(
+        tmp_path,
+        "holder",
+        [
+            "CREATE TABLE seen (locks integer, search_path text, check_interval text)",
+            "INSERT INTO seen SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND granted AND pid = pg_backend_pid()), current_setting('search_path'),"
+            " current_setting('client_connection_check_interval')",
+        ],
+    )
+    url = postgresql_url + "?options=-c%20search_path%3Dpublic,app"
+    YoyoAdapter.upgrade(directory=directory, connection_string=url)
+    assert query(postgresql_url, "SELECT * FROM seen") == [(1, "public,app", "1s")]
 
 
 def test_in_memory_sqlite_is_refused(tmp_path: Path) -> None:
@@ -51,13 +39,6 @@ def test_in_memory_sqlite_is_refused(tmp_path: Path) -> None:
     for url in ("sqlite://", "sqlite:///:memory:"):
         with pytest.raises(MigrationUpgradeError, match="in-memory"):
             YoyoAdapter.upgrade(directory=directory, connection_string=url)
-
-
-def test_url_query_options_are_kept() -> None:
-    url = DatabaseURL.parse("postgresql://u@h/db?sslmode=disable&options=-c%20search_path%3Dapp")
-    uri = _engine.yoyo_uri(url)
-    assert uri.args["sslmode"] == "disable"
-    assert uri.args["options"] == "-c search_path=app -c client_connection_check_interval=1000"
 
 
 def _directory(tmp_path: Path, name: str, statements: list[str]) -> tuple[Path, str]:

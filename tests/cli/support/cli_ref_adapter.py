@@ -7,20 +7,24 @@ It lets the command-line tests run without the shipped plugins: revisions are
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
-from pydapter_migrations import AsyncMigrationAdapter, SyncMigrationAdapter
-from pydapter_migrations.base import MigrationPlan
-from pydapter_migrations.events import MigrationRun
-from pydapter_migrations.revisions import plan_linear
-from pydapter_migrations.urls import DatabaseURL
+from pydapter_migrations import BaseMigrationAdapter
+from pydapter_migrations.backend import (
+    AsyncMigrationAdapter,
+    MigrationPlan,
+    MigrationRun,
+    Operation,
+    Session,
+    SyncMigrationAdapter,
+    plan_linear,
+)
 
 MARKER = "ref-migrations.txt"
 
 
-class RefAdapter(SyncMigrationAdapter):
+class RefAdapter(SyncMigrationAdapter[None]):
     migration_key = "ref"
     supported_databases = frozenset({"sqlite"})
 
@@ -45,58 +49,52 @@ class RefAdapter(SyncMigrationAdapter):
         return revision
 
     @staticmethod
-    def _connect(url: DatabaseURL) -> sqlite3.Connection:
-        db = sqlite3.connect(url.sync().database or ":memory:", isolation_level=None)
-        db.execute("CREATE TABLE IF NOT EXISTS ref_version (revision TEXT)")
-        return db
+    def _read(session: Session) -> str | None:
+        session.execute("CREATE TABLE IF NOT EXISTS ref_version (revision TEXT)")
+        return session.scalar("SELECT revision FROM ref_version")  # type: ignore[no-any-return]
 
     @classmethod
-    def _current(cls, directory: Path, url: DatabaseURL, **kw: Any) -> str | None:
-        with cls._connect(url) as db:
-            row = db.execute("SELECT revision FROM ref_version").fetchone()
-        return row[0] if row else None
+    def _current(cls, directory: Path, session: Session) -> str | None:
+        return cls._read(session)
 
     @classmethod
-    def _plan(cls, directory: Path, url: DatabaseURL, operation: str, target: str, **kw: Any):
+    def _plan(cls, run: MigrationRun) -> MigrationPlan[None]:
+        order = cls._order(run.directory)
+        current = cls._read(run.session)
+        return MigrationPlan(plan_linear(order, current, run.operation, run.target), None)
+
+    @classmethod
+    def _apply(cls, run: MigrationRun, plan: MigrationPlan[None]) -> None:
+        order = cls._order(run.directory)
+        db = run.session
+        upgrading = run.operation == Operation.UPGRADE
+        for revision in plan.revisions:
+            script = (
+                run.directory / "versions" / f"{revision}.{'up' if upgrading else 'down'}.sql"
+            ).read_text()
+            index = order.index(revision)
+            new = revision if upgrading else (order[index - 1] if index else None)
+            db.execute("BEGIN")
+            try:
+                for statement in script.split(";"):
+                    if statement.strip() and not all(
+                        line.startswith("--") for line in statement.strip().splitlines()
+                    ):
+                        db.execute(statement)
+                db.execute("DELETE FROM ref_version")
+                if new is not None:
+                    db.execute("INSERT INTO ref_version VALUES (?)", (new,))
+                run.before_commit(revision)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            run.revision_done(revision)
+
+    @classmethod
+    def _history(cls, directory: Path, session: Session | None) -> list[dict[str, Any]]:
         order = cls._order(directory)
-        return MigrationPlan(plan_linear(order, cls._current(directory, url), operation, target))
-
-    @classmethod
-    def _apply(
-        cls, directory: Path, url: DatabaseURL, plan: MigrationPlan, run: MigrationRun, **kw: Any
-    ) -> None:
-        order = cls._order(directory)
-        db = cls._connect(url)
-        try:
-            for revision in plan.revisions:
-                upgrading = run.event.operation == "upgrade"
-                script = (
-                    directory / "versions" / f"{revision}.{'up' if upgrading else 'down'}.sql"
-                ).read_text()
-                index = order.index(revision)
-                new = revision if upgrading else (order[index - 1] if index else None)
-                db.execute("BEGIN")
-                try:
-                    for statement in script.split(";"):
-                        if statement.strip() and not all(
-                            line.startswith("--") for line in statement.strip().splitlines()
-                        ):
-                            db.execute(statement)
-                    db.execute("DELETE FROM ref_version")
-                    if new is not None:
-                        db.execute("INSERT INTO ref_version VALUES (?)", (new,))
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-                db.execute("COMMIT")
-                run.revision_done(revision)
-        finally:
-            db.close()
-
-    @classmethod
-    def _history(cls, directory: Path, url: DatabaseURL | None, **kw: Any) -> list[dict[str, Any]]:
-        order = cls._order(directory)
-        current = cls._current(directory, url) if url is not None else None
+        current = cls._read(session) if session is not None else None
         applied_upto = order.index(current) + 1 if current in order else 0
         return [
             {
@@ -105,7 +103,7 @@ class RefAdapter(SyncMigrationAdapter):
                 .read_text()
                 .splitlines()[0][3:],
                 "down_revision": order[i - 1] if i else None,
-                "applied": (i < applied_upto) if url is not None else None,
+                "applied": (i < applied_upto) if session is not None else None,
             }
             for i, revision in enumerate(order)
         ]
@@ -116,7 +114,7 @@ class AsyncRefAdapter(AsyncMigrationAdapter):
     sync_adapter = RefAdapter
 
 
-class RawAdapter(SyncMigrationAdapter):
+class RawAdapter(BaseMigrationAdapter):
     """An adapter that bypasses the core's error mapping and fails with a raw exception
     quoting its connection string, as a careless third-party adapter might."""
 

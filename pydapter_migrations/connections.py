@@ -1,0 +1,446 @@
+"""Every database connection this project opens, with the same session settings.
+
+The core's lock, its reads of version tables, the testing kit and both backends open
+their connections here, so every one of them gets the same treatment:
+
+* a connect timeout, TCP keepalives and, on PostgreSQL, ``client_connection_check_interval``
+  (the server notices a dead client within a second, even mid-statement);
+* an ``application_name`` (PostgreSQL) or ``program_name`` (MySQL) saying which
+  run it is, unless the URL sets its own;
+* the URL's query parameters translated for the driver at hand (``sslmode`` for libpq,
+  ``ssl`` for asyncpg...), and a parameter no driver would take refused by name;
+* SQLite files opened read-write without creating them for reads (a read-write open also
+  rolls back the journal a killed writer left behind, which a read-only one cannot).
+
+:class:`Session` is a DB-API connection in autocommit mode plus what the core needs to
+speak to it (its family and parameter style). Secrets: the plain password exists only in
+the arguments of the driver's ``connect`` call; when that call fails, the frames that
+held it are cleared before the error travels on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sqlite3
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .urls import DatabaseURL, InvalidURLError
+
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "DatabaseMissingError",
+    "Session",
+    "application_name",
+    "connect",
+    "connect_async",
+    "convert_placeholders",
+]
+
+#: Seconds to wait for a server to answer a connection attempt.
+CONNECT_TIMEOUT = 10
+#: Seconds a SQLite connection waits for another writer before giving up.
+SQLITE_BUSY_TIMEOUT = 30.0
+#: How often (ms) PostgreSQL checks that the client of a running statement is alive.
+CHECK_INTERVAL_MS = 1000
+_APPLICATION = "pydapter-migrations"
+# PostgreSQL keeps the first 63 bytes of application_name.
+_NAME_LIMIT = 63
+
+
+class DatabaseMissingError(FileNotFoundError):
+    """A read found no SQLite database file (reads never create one)."""
+
+
+def application_name(purpose: str = "") -> str:
+    """What the server shows for our sessions: tool, purpose, pid and host."""
+    label = f"{_APPLICATION} {purpose}".strip()
+    return f"{label} pid={os.getpid()} host={socket.gethostname()}"[:_NAME_LIMIT]
+
+
+class Session:
+    """One DB-API connection in autocommit mode, as the core speaks to it.
+
+    ``execute`` takes SQL with ``?`` placeholders (the core's SQL never holds a literal
+    ``?`` or ``%``) and puts them in the driver's parameter style.
+    """
+
+    def __init__(self, connection: Any, *, family: str, paramstyle: str, driver: str) -> None:
+        self.connection = connection
+        self.family = family
+        self.paramstyle = paramstyle
+        self.driver = driver
+
+    def __repr__(self) -> str:
+        return f"<Session {self.family}+{self.driver or 'default'}>"
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement; return its rows (none for statements without a result)."""
+        cursor = self.connection.cursor()
+        try:
+            if params:
+                cursor.execute(convert_placeholders(sql, self.paramstyle), tuple(params))
+            else:
+                cursor.execute(sql)
+            if cursor.description is None:
+                return []
+            return [tuple(row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row, or ``None``."""
+        rows = self.execute(sql, params)
+        return rows[0][0] if rows else None
+
+    def close(self) -> None:
+        # A broken connection may fail to close; it is gone either way.
+        with contextlib.suppress(Exception):
+            self.connection.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def convert_placeholders(sql: str, paramstyle: str) -> str:
+    """``sql`` written with ``?`` placeholders, in the DB-API ``paramstyle`` given."""
+    if paramstyle == "qmark":
+        return sql
+    if paramstyle in ("format", "pyformat"):
+        return sql.replace("%", "%%").replace("?", "%s")
+    parts = sql.split("?")
+    if paramstyle == "numeric_dollar":
+        marks = [f"${i}" for i in range(1, len(parts))]
+    elif paramstyle == "numeric":
+        marks = [f":{i}" for i in range(1, len(parts))]
+    elif paramstyle == "named":
+        raise ValueError("named parameters need names; use positional ones")
+    else:
+        raise ValueError(f"unknown DB-API paramstyle {paramstyle!r}")
+    return "".join(part + mark for part, mark in zip(parts, [*marks, ""], strict=True))
+
+
+# -- opening -------------------------------------------------------------------
+
+
+def connect(url: DatabaseURL | str, *, purpose: str = "", create: bool = True) -> Session:
+    """A :class:`Session` on ``url``'s database through its synchronous driver.
+
+    An async URL (``+asyncpg``, ``+aiosqlite``...) connects through the sync twin. With
+    ``create=False`` a missing SQLite file raises :class:`DatabaseMissingError` instead
+    of being created.
+    """
+    url = DatabaseURL.parse(url).sync()
+    opener = _OPENERS.get(url.backend)
+    if opener is None:
+        raise InvalidURLError(f"no connection is known for {url.backend} databases")
+    return opener(url, purpose, create)
+
+
+async def connect_async(url: DatabaseURL | str, *, purpose: str = "") -> Any:
+    """A connection of the URL's asyncio driver (asyncpg, aiosqlite, aiomysql, asyncmy),
+    with the same session settings as :func:`connect`; the driver's own object."""
+    url = DatabaseURL.parse(url)
+    if url.backend == "postgresql" and url.driver == "asyncpg":
+        asyncpg = _import("asyncpg", "asyncpg", url)
+        dsn, kwargs = _asyncpg_arguments(url, purpose)
+        return await _guarded_async(asyncpg.connect, url, dsn, **kwargs)
+    if url.backend == "sqlite" and url.driver == "aiosqlite":
+        aiosqlite = _import("aiosqlite", "aiosqlite", url)
+        target, uri = _sqlite_target(url, create=True)
+        # aiosqlite runs sqlite3 on a thread of its own; its setters run on the caller's.
+        conn = await aiosqlite.connect(
+            target, uri=uri, timeout=_sqlite_timeout(url), check_same_thread=False
+        )
+        conn.isolation_level = None  # transactions are explicit (see Session)
+        return conn
+    if url.backend == "mysql" and url.driver in ("aiomysql", "asyncmy"):
+        module = _import(url.driver, url.driver, url)
+        kwargs = _mysql_arguments(url, purpose)
+        if url.driver == "aiomysql":
+            kwargs["db"] = kwargs.pop("database", None)
+        return await _guarded_async(module.connect, url, **kwargs)
+    raise InvalidURLError(f"{url.drivername} is not an asyncio driver this project knows")
+
+
+def _import(module: str, package: str, url: DatabaseURL) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"{url.drivername} URLs need the {module} driver: pip install {package}"
+        ) from exc
+
+
+def _guarded(
+    connect_call: Callable[..., Any],
+    url: DatabaseURL,
+    *args: Any,
+    password_key: str = "password",
+    **kwargs: Any,
+) -> Any:
+    """``connect_call(*args, **kwargs)`` with ``url``'s password added as ``password_key``.
+
+    This frame is the only one of ours that holds the plain password; when the driver
+    fails, every frame below it that saw the password is cleared before the error goes on.
+    """
+    if url.password is not None:
+        kwargs[password_key] = url.password
+    try:
+        return connect_call(*args, **kwargs)
+    except BaseException as exc:
+        kwargs.clear()
+        traceback.clear_frames(exc.__traceback__)
+        raise
+
+
+async def _guarded_async(
+    connect_call: Callable[..., Any], url: DatabaseURL, *args: Any, **kwargs: Any
+) -> Any:
+    """:func:`_guarded` for an asyncio driver's ``connect``."""
+    if url.password is not None:
+        kwargs["password"] = url.password
+    try:
+        return await connect_call(*args, **kwargs)
+    except BaseException as exc:
+        kwargs.clear()
+        traceback.clear_frames(exc.__traceback__)
+        raise
+
+
+# -- SQLite --------------------------------------------------------------------
+
+
+def _sqlite_timeout(url: DatabaseURL) -> float:
+    try:
+        return float(url.query.get("timeout", SQLITE_BUSY_TIMEOUT))
+    except ValueError:
+        raise InvalidURLError(f"timeout in {url} must be a number of seconds") from None
+
+
+def _sqlite_target(url: DatabaseURL, *, create: bool) -> tuple[str, bool]:
+    """What ``sqlite3.connect`` opens for ``url``, and whether it is a URI."""
+    path = url.sqlite_path
+    if path is None:
+        return ":memory:", False
+    if not create and not path.exists():
+        raise DatabaseMissingError(f"no SQLite database at {path}")
+    # A URI from the absolute path: '?' and '#' in names are escaped, and mode=rw opens
+    # an existing file read-write (recovering a hot journal) without ever creating one.
+    mode = "rwc" if create else "rw"
+    return f"{path.absolute().as_uri()}?mode={mode}", True
+
+
+def _open_sqlite(url: DatabaseURL, purpose: str, create: bool) -> Session:
+    target, uri = _sqlite_target(url, create=create)
+    conn = sqlite3.connect(target, uri=uri, isolation_level=None, timeout=_sqlite_timeout(url))
+    return Session(conn, family="sqlite", paramstyle="qmark", driver="")
+
+
+# -- PostgreSQL ----------------------------------------------------------------
+
+# libpq's connection parameters (psycopg, psycopg2 pass them through to libpq).
+_LIBPQ = frozenset(
+    {"sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "sslcrl", "sslcrldir",
+     "sslsni", "sslcompression", "ssl_min_protocol_version", "ssl_max_protocol_version",
+     "requiressl", "gssencmode", "gsslib", "krbsrvname", "channel_binding", "require_auth",
+     "options", "application_name", "fallback_application_name", "connect_timeout",
+     "client_encoding", "keepalives", "keepalives_idle", "keepalives_interval",
+     "keepalives_count", "tcp_user_timeout", "target_session_attrs", "load_balance_hosts",
+     "passfile", "service", "hostaddr", "replication"}
+)  # fmt: skip
+# asyncpg's spelling (SQLAlchemy's asyncpg dialect passes ?ssl= through) -> libpq's.
+_SSL_AS_SSLMODE = {"true": "require", "1": "require", "false": "disable", "0": "disable"}
+
+
+def _libpq_query(url: DatabaseURL) -> dict[str, str]:
+    """The URL's query as libpq parameters: ``ssl`` becomes ``sslmode``; an unknown one is
+    refused by name."""
+    query = dict(url.query)
+    if "ssl" in query:
+        value = query.pop("ssl")
+        query.setdefault("sslmode", _SSL_AS_SSLMODE.get(value.lower(), value))
+    query.pop("prepared_statement_cache_size", None)  # SQLAlchemy's asyncpg option
+    unknown = sorted(set(query) - _LIBPQ)
+    if unknown:
+        raise InvalidURLError(
+            f"PostgreSQL connection parameter {unknown[0]!r} in {url} is not one libpq "
+            "knows (see the PostgreSQL manual's list of connection parameters)"
+        )
+    return query
+
+
+def _check_interval_option() -> str:
+    return f"-c client_connection_check_interval={CHECK_INTERVAL_MS}"
+
+
+def _libpq_arguments(url: DatabaseURL, purpose: str) -> dict[str, Any]:
+    query = _libpq_query(url)
+    kwargs: dict[str, Any] = dict(query)
+    kwargs["options"] = f"{query.get('options', '')} {_check_interval_option()}".strip()
+    kwargs.setdefault("connect_timeout", str(CONNECT_TIMEOUT))
+    kwargs.setdefault("keepalives", "1")
+    kwargs.setdefault("keepalives_idle", "10")
+    kwargs.setdefault("keepalives_interval", "5")
+    kwargs.setdefault("keepalives_count", "3")
+    kwargs.setdefault("application_name", application_name(purpose))
+    for key, value in (
+        ("host", url.host),
+        ("port", url.port),
+        ("user", url.username),
+        ("dbname", url.database),
+    ):
+        if value is not None:
+            kwargs[key] = value
+    return kwargs
+
+
+def _open_postgresql(url: DatabaseURL, purpose: str, create: bool) -> Session:
+    driver = url.driver or "psycopg"
+    kwargs = _libpq_arguments(url, purpose)
+    if driver == "psycopg":
+        psycopg = _import("psycopg", "'psycopg[binary]'", url)
+        conn = _guarded(psycopg.connect, url, autocommit=True, **kwargs)
+        return Session(conn, family="postgresql", paramstyle="format", driver="psycopg")
+    if driver == "psycopg2":
+        psycopg2 = _import("psycopg2", "psycopg2-binary", url)
+        conn = _guarded(psycopg2.connect, url, **kwargs)
+        conn.autocommit = True
+        return Session(conn, family="postgresql", paramstyle="format", driver="psycopg2")
+    if driver == "pg8000":
+        return _open_pg8000(url, purpose)
+    raise InvalidURLError(f"{url.drivername} has no synchronous driver this project knows")
+
+
+def _open_pg8000(url: DatabaseURL, purpose: str) -> Session:
+    pg8000 = _import("pg8000.dbapi", "pg8000", url)
+    query = _libpq_query(url)
+    supported = {"application_name", "connect_timeout", "sslmode", "options"}
+    unsupported = sorted(set(query) - supported)
+    if unsupported:
+        raise InvalidURLError(f"pg8000 cannot take the parameter {unsupported[0]!r} in {url}")
+    startup = {"client_connection_check_interval": str(CHECK_INTERVAL_MS)}
+    ssl_context: Any = None
+    if query.get("sslmode", "disable") not in ("disable", "allow", "prefer"):
+        import ssl
+
+        ssl_context = ssl.create_default_context()
+        if query["sslmode"] == "require":
+            ssl_context.check_hostname = False
+            ssl_context.verify_mode = ssl.CERT_NONE
+    conn = _guarded(
+        pg8000.connect,
+        url,
+        user=url.username or "postgres",
+        host=url.host or "localhost",
+        port=url.port or 5432,
+        database=url.database,
+        timeout=float(query.get("connect_timeout", CONNECT_TIMEOUT)),
+        application_name=query.get("application_name", application_name(purpose)),
+        ssl_context=ssl_context,
+        tcp_keepalive=True,
+        startup_params=startup,
+    )
+    conn.autocommit = True
+    return Session(conn, family="postgresql", paramstyle="format", driver="pg8000")
+
+
+def _asyncpg_arguments(url: DatabaseURL, purpose: str) -> tuple[str, dict[str, Any]]:
+    """asyncpg's ``dsn`` and keyword arguments for ``url``: libpq's SSL parameters stay in
+    the DSN (asyncpg reads them there), ``options`` and ``application_name`` become
+    ``server_settings``, ``connect_timeout`` becomes ``timeout``."""
+    query = _libpq_query(url)
+    settings: dict[str, str] = {
+        "client_connection_check_interval": str(CHECK_INTERVAL_MS),
+        "application_name": query.pop("application_name", application_name(purpose)),
+    }
+    for option in query.pop("options", "").split("-c"):
+        name, _, value = option.strip().partition("=")
+        if name:
+            settings[name.strip()] = value.strip()
+    timeout = float(query.pop("connect_timeout", CONNECT_TIMEOUT))
+    allowed = {"sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "sslcrl",
+               "ssl_min_protocol_version", "ssl_max_protocol_version", "target_session_attrs",
+               "gsslib", "krbsrvname", "passfile"}  # fmt: skip
+    unsupported = sorted(k for k in query if k not in allowed and not k.startswith("keepalives"))
+    if unsupported:
+        raise InvalidURLError(f"asyncpg cannot take the parameter {unsupported[0]!r} in {url}")
+    query = {k: v for k, v in query.items() if not k.startswith("keepalives")}
+    plain = DatabaseURL(
+        "postgresql", url.username, None, url.host, url.port, url.database, query
+    ).render(hide_password=False)
+    return plain, {"timeout": timeout, "server_settings": settings}
+
+
+# -- MySQL / MariaDB -----------------------------------------------------------
+
+_MYSQL_QUERY = frozenset({"charset", "connect_timeout", "read_timeout", "write_timeout",
+                          "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert",
+                          "ssl_verify_identity", "ssl_disabled", "unix_socket",
+                          "program_name", "local_infile", "init_command"})  # fmt: skip
+
+
+def _mysql_arguments(url: DatabaseURL, purpose: str) -> dict[str, Any]:
+    query = dict(url.query)
+    unknown = sorted(set(query) - _MYSQL_QUERY)
+    if unknown:
+        raise InvalidURLError(f"MySQL connection parameter {unknown[0]!r} in {url} is not known")
+    kwargs: dict[str, Any] = {
+        "host": url.host or "localhost",
+        "port": url.port or 3306,
+        "user": url.username,
+        "database": url.database,
+        "charset": query.pop("charset", "utf8mb4"),
+        "connect_timeout": int(query.pop("connect_timeout", CONNECT_TIMEOUT)),
+        "autocommit": True,
+        "program_name": query.pop("program_name", application_name(purpose)),
+    }
+    ssl = {key[4:]: query.pop(key) for key in list(query) if key.startswith("ssl_")}
+    if ssl:
+        kwargs["ssl"] = ssl
+    if "unix_socket" in query:
+        kwargs["unix_socket"] = query.pop("unix_socket")
+    kwargs.update(query)
+    return kwargs
+
+
+def _open_mysql(url: DatabaseURL, purpose: str, create: bool) -> Session:
+    driver = url.driver or "pymysql"
+    if driver == "pymysql":
+        pymysql = _import("pymysql", "pymysql", url)
+        conn = _guarded(pymysql.connect, url, **_mysql_arguments(url, purpose))
+        return Session(conn, family="mysql", paramstyle="format", driver="pymysql")
+    if driver == "mysqldb":
+        mysqldb = _import("MySQLdb", "mysqlclient", url)
+        kwargs = _mysql_arguments(url, purpose)
+        kwargs["db"] = kwargs.pop("database")
+        kwargs.pop("program_name", None)
+        conn = _guarded(mysqldb.connect, url, password_key="passwd", **kwargs)
+        return Session(conn, family="mysql", paramstyle="format", driver="mysqldb")
+    raise InvalidURLError(f"{url.drivername} has no synchronous driver this project knows")
+
+
+_OPENERS: Mapping[str, Callable[[DatabaseURL, str, bool], Session]] = {
+    "sqlite": _open_sqlite,
+    "postgresql": _open_postgresql,
+    "mysql": _open_mysql,
+}
+
+
+def sqlite_lock_path(url: DatabaseURL) -> Path | None:
+    """The lock file beside a SQLite database, keyed on the file's real path (a symlink
+    and its target are one database); ``None`` for an in-memory database."""
+    path = url.sqlite_path
+    if path is None:
+        return None
+    real = Path(os.path.realpath(path))
+    return real.with_name(real.name + ".migration-lock")

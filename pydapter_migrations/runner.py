@@ -1,0 +1,259 @@
+"""One upgrade, downgrade or stamp, as the core runs it for every backend.
+
+:func:`run_migration` opens the run's session, takes the database lock on it, asks the
+backend for a plan, lets it apply the plan, fires the hooks and turns any failure into
+the documented error. The backend sees a :class:`MigrationRun`: where to migrate
+(``run.session``, the connection holding the lock), and three calls it makes per revision:
+
+* ``run.before_commit(revision, session)`` inside the revision's transaction, just
+  before its commit: the lock's fence (see :mod:`~pydapter_migrations.locking`), and a
+  check that the revision did not end the transaction itself;
+* ``run.revision_done(revision)`` once the commit returned: fires ``after_revision``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from .connections import Session, connect
+from .errors import (
+    MigrationDowngradeError,
+    MigrationError,
+    MigrationLockError,
+    MigrationUpgradeError,
+    wrap_errors,
+)
+from .events import MigrationEvent, Operation
+from .hooks import HookFailedError, MigrationHooks
+from .locking import MigrationLock, database_lock
+
+if TYPE_CHECKING:
+    from .urls import DatabaseURL
+
+__all__ = ["MigrationPlan", "MigrationRun", "RevisionEndedTransactionError", "run_migration"]
+
+logger = logging.getLogger("pydapter_migrations")
+
+StateT = TypeVar("StateT")
+
+
+@dataclass(frozen=True)
+class MigrationPlan(Generic[StateT]):
+    """What a run will do: ``revisions`` in the order they run.
+
+    ``state`` is the backend's own (its loaded scripts, its migration objects...), handed
+    back to its ``_apply`` so nothing is loaded twice.
+    """
+
+    revisions: Sequence[str]
+    state: StateT
+
+
+class RevisionEndedTransactionError(Exception):
+    """A revision committed or rolled back the transaction it was running in."""
+
+
+def error_type_of(operation: Operation) -> type[MigrationError]:
+    """The error an ``operation`` raises: upgrades and stamps upgrade-errors, downgrades
+    downgrade-errors."""
+    return MigrationDowngradeError if operation == Operation.DOWNGRADE else MigrationUpgradeError
+
+
+@dataclass
+class MigrationRun:
+    """One run as the backend sees it (see the module docstring)."""
+
+    adapter: str
+    operation: Operation
+    directory: Path
+    url: DatabaseURL
+    target: str
+    hooks: MigrationHooks
+    lock: MigrationLock
+    options: Mapping[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+    done: list[str] = field(default_factory=list)
+    pending: tuple[str, ...] = ()
+    _last_mark: float = 0.0
+
+    @property
+    def session(self) -> Session:
+        """The run's connection (on PostgreSQL and MySQL the one holding the lock):
+        migrate on it."""
+        assert self.lock.session is not None
+        return self.lock.session
+
+    @property
+    def event(self) -> MigrationEvent:
+        return MigrationEvent(
+            self.adapter, self.operation, str(self.directory), self.target, self.pending
+        )
+
+    # -- what the backend calls ----------------------------------------------
+
+    def before_commit(self, revision: str, session: Session | None = None) -> None:
+        """Inside ``revision``'s transaction, just before its commit, on the connection
+        that ran it (``session``; the run's own when omitted).
+
+        Raises :class:`MigrationLockError` when the run no longer holds the lock, and
+        :class:`RevisionEndedTransactionError` when the revision ended the transaction.
+        """
+        session = session or self.session
+        if not _in_transaction(session):
+            raise RevisionEndedTransactionError(
+                f"revision {revision} ended its own transaction (a COMMIT or ROLLBACK in the "
+                "revision): what ran before that is committed and the rest may be too, but "
+                "the revision is not recorded as applied. Check the database by hand; run "
+                "work that cannot share a transaction the way your backend documents"
+            )
+        self.lock.fence(session)
+
+    def revision_done(self, revision: str) -> None:
+        """``revision`` committed: fire ``after_revision``."""
+        now = time.perf_counter()
+        self.done.append(revision)
+        elapsed, self._last_mark = now - (self._last_mark or self.started), now
+        self.hooks.after_revision(
+            replace(self.event, revision=revision, index=len(self.done), elapsed=elapsed)
+        )
+
+    # -- what the core calls -------------------------------------------------
+
+    def begin(self, plan: MigrationPlan[Any]) -> None:
+        self.pending = tuple(plan.revisions)
+        self._last_mark = time.perf_counter()
+        self.hooks.before_migrate(self.event)
+
+    @property
+    def failed_revision(self) -> str | None:
+        """The planned revision that was running when the run stopped, if any."""
+        return self.pending[len(self.done)] if len(self.done) < len(self.pending) else None
+
+    def finish(self) -> None:
+        self.hooks.after_migrate(replace(self.event, elapsed=time.perf_counter() - self.started))
+
+    def fail(self, error: BaseException) -> None:
+        self.hooks.on_migration_error(
+            replace(self.event, elapsed=time.perf_counter() - self.started), error
+        )
+
+
+def _in_transaction(session: Session) -> bool:
+    """Whether the driver reports an open transaction (``True`` when it cannot tell)."""
+    conn = session.connection
+    if session.family == "sqlite":
+        return bool(getattr(conn, "in_transaction", True))
+    info = getattr(conn, "info", None)
+    status = getattr(info, "transaction_status", None)
+    if status is not None:  # psycopg 3 and psycopg2: 0 is IDLE, outside any transaction
+        return int(status) != 0
+    server_status = getattr(conn, "server_status", None)
+    if isinstance(server_status, int):  # PyMySQL: SERVER_STATUS_IN_TRANS
+        return bool(server_status & 1)
+    return True
+
+
+Plan = Callable[[MigrationRun], MigrationPlan[Any]]
+Apply = Callable[[MigrationRun, MigrationPlan[Any]], None]
+
+
+def run_migration(
+    *,
+    adapter: str,
+    operation: Operation,
+    directory: Path,
+    url: DatabaseURL,
+    session_url: DatabaseURL,
+    target: str,
+    hooks: MigrationHooks,
+    lock_timeout: float,
+    options: Mapping[str, Any],
+    plan: Plan,
+    apply: Apply,
+) -> None:
+    """Run ``operation`` to ``target``: lock, plan, apply, hooks, errors."""
+    error_type = error_type_of(operation)
+    with (
+        wrap_errors(error_type, adapter=adapter, action=str(operation), secrets=url.secrets()),
+        _session(session_url, f"{adapter} {operation}") as session,
+    ):
+        with database_lock(url, timeout=lock_timeout, adapter=adapter, session=session) as lock:
+            run = MigrationRun(adapter, operation, directory, url, target, hooks, lock, options)
+            try:
+                migration_plan = plan(run)
+                run.begin(migration_plan)
+                apply(run, migration_plan)
+            except Exception as exc:
+                # Judged while the lock is held: was it lost under the run?
+                error = _run_error(exc, run, error_type)
+                run.fail(error)
+                if error is exc:
+                    raise
+                raise error from exc
+        run.finish()
+
+
+@contextmanager
+def _session(url: DatabaseURL, purpose: str) -> Iterator[Session]:
+    session = connect(url, purpose=purpose)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def _run_error(
+    exc: Exception, run: MigrationRun, error_type: type[MigrationError]
+) -> MigrationError:
+    """The :class:`MigrationError` a failed run raises for ``exc``."""
+    failed = run.failed_revision
+    committed = f"; committed before it: {', '.join(run.done)}" if run.done else ""
+    if isinstance(exc, HookFailedError):
+        last = run.done[-1] if run.done else None
+        after = f" after revision {last} was {run.operation.verb}" if last else ""
+        error = error_type(
+            f"{run.operation} stopped{after}: {exc} (the database is at the last revision "
+            "that committed)",
+            adapter=run.adapter,
+        )
+        _scrub(error, run)
+        return error
+    if not isinstance(exc, MigrationLockError) and not run.lock.alive():
+        # The lock's session died under the run: say so, rather than the driver's
+        # "connection closed" of whatever statement noticed first.
+        error = run.lock.lost("its session ended")
+        error.revision = failed
+        error.message += committed
+        return error
+    action = f"{run.operation} of revision {failed}" if failed else str(run.operation)
+    error = _as_migration_error(exc, error_type, run.adapter, action, run.url)
+    if error.revision is None:
+        error.revision = failed
+    if run.done and error is not exc:
+        error.message += committed
+    return error
+
+
+def _scrub(error: MigrationError, run: MigrationRun) -> None:
+    error.message = run.url.mask(error.message)
+
+
+def _as_migration_error(
+    exc: Exception,
+    error_type: type[MigrationError],
+    adapter: str,
+    action: str,
+    url: DatabaseURL,
+) -> MigrationError:
+    """``exc`` as the :class:`MigrationError` that :func:`wrap_errors` would raise."""
+    try:
+        with wrap_errors(error_type, adapter=adapter, action=action, secrets=url.secrets()):
+            raise exc
+    except MigrationError as wrapped:
+        return wrapped
