@@ -97,6 +97,26 @@ class Session:
         rows = self.execute(sql, params)
         return rows[0][0] if rows else None
 
+    def in_transaction(self) -> bool:
+        """Whether the driver reports an open transaction (``True`` when it cannot tell)."""
+        # SQLAlchemy's adapters of asyncio drivers expose the driver's own connection.
+        conn = getattr(self.connection, "driver_connection", None) or self.connection
+        is_in_transaction = getattr(conn, "is_in_transaction", None)  # asyncpg
+        if callable(is_in_transaction):
+            return bool(is_in_transaction())
+        if self.family == "sqlite":
+            return bool(getattr(conn, "in_transaction", True))
+        status = getattr(getattr(conn, "info", None), "transaction_status", None)
+        if status is not None:  # psycopg 3 and psycopg2: 0 is IDLE, outside any transaction
+            return int(status) != 0
+        server_status = getattr(conn, "server_status", None)
+        if isinstance(server_status, int):  # PyMySQL: SERVER_STATUS_IN_TRANS
+            return bool(server_status & 1)
+        in_transaction = getattr(conn, "in_transaction", None)  # pg8000
+        if isinstance(in_transaction, bool):
+            return in_transaction
+        return True
+
     def close(self) -> None:
         # A broken connection may fail to close; it is gone either way.
         with contextlib.suppress(Exception):

@@ -14,6 +14,7 @@ the documented error. The backend sees a :class:`MigrationRun`: where to migrate
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from .errors import (
     MigrationError,
     MigrationLockError,
     MigrationUpgradeError,
+    describe,
     wrap_errors,
 )
 from .events import MigrationEvent, Operation
@@ -57,6 +59,16 @@ class MigrationPlan(Generic[StateT]):
 
 class RevisionEndedTransactionError(Exception):
     """A revision committed or rolled back the transaction it was running in."""
+
+
+def _ended(revision: str) -> RevisionEndedTransactionError:
+    return RevisionEndedTransactionError(
+        f"revision {revision} ended its own transaction (a COMMIT or ROLLBACK in the "
+        "revision): what it ran before that is committed and cannot be rolled back, and "
+        "the revision is not recorded as applied; check the database by hand. Work that "
+        "cannot share a transaction runs the way the backend documents (Alembic: "
+        "op.get_context().autocommit_block(); yoyo: a '-- transactional: false' revision)"
+    )
 
 
 def error_type_of(operation: Operation) -> type[MigrationError]:
@@ -105,14 +117,25 @@ class MigrationRun:
         :class:`RevisionEndedTransactionError` when the revision ended the transaction.
         """
         session = session or self.session
-        if not _in_transaction(session):
-            raise RevisionEndedTransactionError(
-                f"revision {revision} ended its own transaction (a COMMIT or ROLLBACK in the "
-                "revision): what ran before that is committed and the rest may be too, but "
-                "the revision is not recorded as applied. Check the database by hand; run "
-                "work that cannot share a transaction the way your backend documents"
-            )
+        if not session.in_transaction():
+            failure = sys.exc_info()[1]
+            error = _ended(revision)
+            if failure is not None:
+                error.args = (f"{error.args[0]}. It then failed: {describe(failure)}",)
+            raise error
         self.lock.fence(session)
+
+    def revision_failed(self, revision: str, session: Session | None = None) -> None:
+        """Inside ``revision``'s transaction, when it failed and before the rollback: raises
+        :class:`RevisionEndedTransactionError` (from the failure) when the revision had
+        ended that transaction itself, so the rollback cannot undo all of it."""
+        session = session or self.session
+        if not session.in_transaction():
+            failure = sys.exc_info()[1]
+            error = _ended(revision)
+            if failure is not None:
+                error.args = (f"{error.args[0]}. It then failed: {describe(failure)}",)
+            raise error
 
     def revision_done(self, revision: str) -> None:
         """``revision`` committed: fire ``after_revision``."""
@@ -142,21 +165,6 @@ class MigrationRun:
         self.hooks.on_migration_error(
             replace(self.event, elapsed=time.perf_counter() - self.started), error
         )
-
-
-def _in_transaction(session: Session) -> bool:
-    """Whether the driver reports an open transaction (``True`` when it cannot tell)."""
-    conn = session.connection
-    if session.family == "sqlite":
-        return bool(getattr(conn, "in_transaction", True))
-    info = getattr(conn, "info", None)
-    status = getattr(info, "transaction_status", None)
-    if status is not None:  # psycopg 3 and psycopg2: 0 is IDLE, outside any transaction
-        return int(status) != 0
-    server_status = getattr(conn, "server_status", None)
-    if isinstance(server_status, int):  # PyMySQL: SERVER_STATUS_IN_TRANS
-        return bool(server_status & 1)
-    return True
 
 
 Plan = Callable[[MigrationRun], MigrationPlan[Any]]

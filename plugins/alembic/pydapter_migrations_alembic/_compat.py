@@ -11,20 +11,14 @@ from collections.abc import Callable
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
-from pydapter_migrations.backend import Session
+from pydapter_migrations.backend import DatabaseURL, Session
 
 if TYPE_CHECKING:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
     from sqlalchemy.engine import Engine
 
-__all__ = [
-    "borrow",
-    "give_back_on_close",
-    "revision_steps",
-    "transactional_sqlite",
-    "wrap_per_migration_transactions",
-]
+__all__ = ["explicit_transactions", "revision_steps", "wrap_per_migration_transactions"]
 
 
 def _release(name: str) -> tuple[int, int]:
@@ -146,79 +140,86 @@ def _downgrade_step_class() -> type:
     return _DOWNGRADE_STEP
 
 
-# -- SQLAlchemy: the core's session lent to an engine ---------------------------------
+# -- SQLAlchemy: explicit transactions on a connection in autocommit mode -------------
 
 
-def borrow(session: Session) -> Any:
-    """The lent connection, set up for SQLAlchemy to run transactions on it: drivers in
-    autocommit mode get it turned off (SQLAlchemy relies on the driver's implicit BEGIN).
-    Public driver API only."""
-    conn = session.connection
-    if session.family == "sqlite":
-        return conn  # isolation_level None: BEGIN comes from transactional_sqlite
-    if session.driver == "pymysql":
-        conn.autocommit(False)
-    else:
-        conn.autocommit = False
-    return conn
+def explicit_transactions(engine: Engine, lent: Session | None = None) -> None:
+    """Make ``engine`` run its transactions as ``BEGIN`` / ``COMMIT`` / ``ROLLBACK``
+    statements on connections that stay in the driver's autocommit mode, as yoyo and
+    SQLAlchemy's pysqlite recipe do; with ``lent``, hand that connection back at the end
+    (rolled back if left in a transaction) instead of closing it, since closing would end
+    the session that holds the database lock. ``isolation_level="AUTOCOMMIT"`` (Alembic's
+    ``autocommit_block``) then simply means: no ``BEGIN``.
 
-
-def _give_back(session: Session) -> None:
-    conn = session.connection
-    if session.family == "sqlite":
-        if conn.in_transaction:
-            conn.rollback()
-        return
-    conn.rollback()
-    if session.driver == "pymysql":
-        conn.autocommit(True)
-    else:
-        conn.autocommit = True
-
-
-def give_back_on_close(engine: Engine, session: Session) -> None:
-    """Make ``engine`` hand ``session``'s connection back (rolled back if a transaction was
-    left open, autocommit on) instead of closing it: closing would end the session that
-    holds the database lock.
-
-    Private: replacing ``dialect.do_close`` on the engine's own dialect instance (the pool
-    calls it to close a connection). Buys: one connection per run instead of two (a round
-    trip and a SCRAM authentication, 13 ms here). Fallback: none; a SQLAlchemy outside
-    :data:`TESTED` still works, since ``do_close`` is part of SQLAlchemy's public
-    ``Dialect`` interface.
-    """
-
-    def give_back(connection: Any) -> None:
-        _give_back(session)
-
-    engine.dialect.do_close = give_back  # type: ignore[method-assign, assignment]
-
-
-def transactional_sqlite(engine: Engine) -> None:
-    """SQLAlchemy's pysqlite recipe, so DDL is inside the transaction too: the driver
-    stops managing transactions and BEGIN is emitted when SQLAlchemy begins one.
-
-    The documented recipe emits BEGIN from a ``begin`` event listener; any such listener
-    makes SQLAlchemy dispatch connection events around every statement of the run. Private:
-    replacing ``dialect.do_begin`` on this one-off engine's dialect instance (buys 6 % of
-    an upgrade's instructions). Fallback for a SQLAlchemy outside :data:`TESTED`: the
-    documented recipe.
+    Buys, on every driver alike: DDL inside the transaction on SQLite; the driver's own
+    transaction status telling exactly whether a revision ended its transaction (after a
+    ``COMMIT`` in a revision the rest of it runs in autocommit mode, visible at its end);
+    no flipping of ``autocommit`` on a connection SQLAlchemy owns; one connection per run
+    instead of two (a round trip and a SCRAM authentication, 13 ms here); and no
+    ``begin`` event listener (the documented SQLite recipe), which makes SQLAlchemy
+    dispatch events around every statement (6 % of an upgrade's instructions).
+    Private: replacing ``do_begin``, ``do_commit``, ``do_rollback``, ``set_isolation_level``
+    and ``do_close`` on this one-off engine's dialect instance; all five belong to
+    SQLAlchemy's public ``Dialect`` interface, so the override holds across SQLAlchemy 2.x.
     """
     from sqlalchemy import event
 
+    dialect = engine.dialect
+    family = DatabaseURL.parse(f"{dialect.name}://").backend
+    autocommit_asked: set[int] = set()
+
+    def raw(dbapi_connection: Any) -> Any:
+        # The pool may hand its proxy rather than the driver's connection.
+        return getattr(dbapi_connection, "dbapi_connection", dbapi_connection)
+
+    def in_transaction(dbapi_connection: Any) -> bool:
+        session = Session(raw(dbapi_connection), family=family, paramstyle="qmark", driver="")
+        return session.in_transaction()
+
+    def execute(dbapi_connection: Any, statement: str) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.close()
+
     @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, connection_record: Any) -> None:
-        dbapi_connection.isolation_level = None
+    def driver_autocommit(dbapi_connection: Any, connection_record: Any) -> None:
+        if family == "sqlite":
+            dbapi_connection.isolation_level = None
+        elif callable(getattr(dbapi_connection, "get_autocommit", None)):
+            dbapi_connection.autocommit(True)  # PyMySQL
+        else:
+            dbapi_connection.autocommit = True
 
-    if not _known("sqlalchemy"):
-
-        @event.listens_for(engine, "begin")
-        def _begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN")
-
-        return
+    def set_isolation_level(dbapi_connection: Any, level: str) -> None:
+        if level == "AUTOCOMMIT":
+            autocommit_asked.add(id(raw(dbapi_connection)))
+        else:
+            autocommit_asked.discard(id(raw(dbapi_connection)))
 
     def do_begin(dbapi_connection: Any) -> None:
-        dbapi_connection.cursor().execute("BEGIN")
+        if id(raw(dbapi_connection)) not in autocommit_asked:
+            execute(dbapi_connection, "BEGIN")
 
-    engine.dialect.do_begin = do_begin  # type: ignore[method-assign]
+    # SQLAlchemy also ends transactions that never began (resetting a connection it
+    # gives back); SQLite refuses a COMMIT or ROLLBACK outside one.
+    def do_commit(dbapi_connection: Any) -> None:
+        if in_transaction(dbapi_connection):
+            execute(dbapi_connection, "COMMIT")
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        if in_transaction(dbapi_connection):
+            execute(dbapi_connection, "ROLLBACK")
+
+    dialect.set_isolation_level = set_isolation_level  # type: ignore[method-assign]
+    dialect.do_begin = do_begin  # type: ignore[method-assign]
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    if lent is not None:
+
+        def give_back(dbapi_connection: Any) -> None:
+            autocommit_asked.discard(id(raw(dbapi_connection)))
+            do_rollback(dbapi_connection)
+
+        dialect.do_close = give_back  # type: ignore[method-assign]

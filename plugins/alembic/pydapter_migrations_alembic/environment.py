@@ -60,6 +60,12 @@ class Reporter:
         if self.pending:
             self.run.before_commit(self.pending[-1], session_of(connection))
 
+    def failed(self, connection: Connection) -> None:
+        """The running revision raised, inside its transaction (before the rollback)."""
+        revision = self.run.failed_revision
+        if revision is not None:
+            self.run.revision_failed(revision, session_of(connection))
+
     def committed(self) -> None:
         done, self.pending = self.pending, []
         for revision in done:
@@ -177,7 +183,11 @@ def _report_commits(migration_context: Any, connection: Connection, reporter: Re
     @contextlib.contextmanager
     def per_revision(begin: Callable[[], Any]) -> Iterator[Any]:
         with begin() as transaction:
-            yield transaction
+            try:
+                yield transaction
+            except BaseException:
+                reporter.failed(connection)
+                raise
             reporter.before_commit(connection)
         if not connection.in_transaction():
             reporter.committed()
@@ -227,30 +237,26 @@ def _sqlalchemy_url(url: DatabaseURL) -> Any:
 
 def create_engine(url: DatabaseURL, *, lent: Session | None = None) -> Engine:
     """A one-off synchronous engine for migrations, on ``lent`` (the core's session, which
-    goes back open when the engine is done with it) or on connections of its own."""
+    goes back open when the engine is done with it) or on connections of its own. Its
+    connections stay in autocommit mode and its transactions are explicit statements."""
     from sqlalchemy import create_engine as sa_create_engine
     from sqlalchemy.pool import NullPool
 
     sync = url.sync()
     if lent is not None:
         sync = sync.with_driver(lent.driver)
-        engine = sa_create_engine(
-            _sqlalchemy_url(sync), poolclass=NullPool, creator=lambda: _compat.borrow(lent)
-        )
-        _compat.give_back_on_close(engine, lent)
-    else:
-        engine = sa_create_engine(
-            _sqlalchemy_url(sync),
-            poolclass=NullPool,
-            creator=lambda: connect(sync, purpose="alembic").connection,
-        )
-    if sync.backend == "sqlite":
-        _compat.transactional_sqlite(engine)
+
+    def creator() -> Any:
+        return lent.connection if lent is not None else connect(sync, purpose="alembic").connection
+
+    engine = sa_create_engine(_sqlalchemy_url(sync), poolclass=NullPool, creator=creator)
+    _compat.explicit_transactions(engine, lent)
     return engine
 
 
 def create_async_engine(url: DatabaseURL) -> AsyncEngine:
-    """A one-off async engine for migrations (``sqlite+aiosqlite``, ``postgresql+asyncpg``)."""
+    """A one-off async engine for migrations (``sqlite+aiosqlite``, ``postgresql+asyncpg``),
+    with the same explicit transactions as :func:`create_engine`."""
     from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
     from sqlalchemy.pool import NullPool
 
@@ -259,6 +265,5 @@ def create_async_engine(url: DatabaseURL) -> AsyncEngine:
         poolclass=NullPool,
         async_creator=lambda: connect_async(url, purpose="alembic"),
     )
-    if url.backend == "sqlite":
-        _compat.transactional_sqlite(engine.sync_engine)
+    _compat.explicit_transactions(engine.sync_engine)
     return engine

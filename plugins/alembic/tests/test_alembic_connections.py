@@ -64,8 +64,9 @@ def test_the_lock_connection_comes_back_open_idle_and_in_autocommit(postgresql_u
         engine = create_engine(url, lent=lock.session)
         with engine.connect() as connection:
             assert connection.connection.dbapi_connection is held
-            assert held.autocommit is False  # SQLAlchemy's transactions are real ones
             connection.execute(text("CREATE TABLE lent (id integer)"))
+            # SQLAlchemy's transactions are real ones, on a connection left in autocommit
+            assert held.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
             connection.rollback()
         engine.dispose()
         assert not held.closed

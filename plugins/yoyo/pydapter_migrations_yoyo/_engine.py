@@ -327,7 +327,11 @@ def run(backend: DatabaseBackend, steps: Sequence[Step], migration_run: Migratio
         migration = step.migration
         if migration.use_transactions:
             with backend.transaction():
-                _process(migration, backend, step.direction)
+                try:
+                    _process(migration, backend, step.direction)
+                except Exception:
+                    migration_run.revision_failed(migration.id)
+                    raise
                 record(migration, step.direction)
                 migration_run.before_commit(migration.id)
         else:
