@@ -26,8 +26,16 @@ from .errors import (
     MigrationUpgradeError,
 )
 from .events import MigrationEvent, Operation
-from .revisions import BASE, HEAD, find_transaction_control, plan_linear, relative_steps, slugify
-from .runner import MigrationPlan, MigrationRun, RevisionEndedTransactionError
+from .revisions import (
+    BASE,
+    HEAD,
+    ahead_of_directory,
+    find_transaction_control,
+    plan_linear,
+    relative_steps,
+    slugify,
+)
+from .runner import MigrationPlan, MigrationRun, RevisionEndedTransactionError, error_type_of
 from .urls import DatabaseURL, InvalidURLError
 
 __all__ = [
@@ -51,9 +59,11 @@ __all__ = [
     "RevisionEndedTransactionError",
     "Session",
     "SyncMigrationAdapter",
+    "ahead_of_directory",
     "application_name",
     "connect",
     "connect_async",
+    "error_type_of",
     "find_transaction_control",
     "plan_linear",
     "relative_steps",

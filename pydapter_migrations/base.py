@@ -36,7 +36,7 @@ from .errors import (
 from .events import Operation
 from .hooks import MigrationHooks
 from .locking import DEFAULT_LOCK_TIMEOUT, check_timeout
-from .revisions import slugify
+from .revisions import ahead_of_directory, slugify
 from .runner import MigrationPlan, MigrationRun, error_type_of, run_migration
 from .urls import DatabaseURL, InvalidURLError
 
@@ -56,13 +56,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 # owes no implementation of it.
 _STEP_USERS: Mapping[str, tuple[str, ...]] = {
     "_is_initialised": ("create_migration", "upgrade", "downgrade", "get_current_revision",
-                        "get_migration_history"),
+                        "get_migration_history", "verify"),
     "_init": ("init_migrations",),
     "_create": ("create_migration",),
     "_plan": ("upgrade", "downgrade"),
     "_apply": ("upgrade", "downgrade"),
     "_current": ("get_current_revision",),
-    "_history": ("get_migration_history",),
+    "_history": ("get_migration_history", "verify"),
+    "_applied": ("verify",),
 }  # fmt: skip
 
 
@@ -103,6 +104,19 @@ class BaseMigrationAdapter(ABC):
             )
 
 
+def _parsed(kwargs: dict[str, Any]) -> None:
+    """Replace the text of ``kwargs["connection_string"]`` by the parsed URL (or by why it
+    did not parse), so no frame below the caller's holds the plain password."""
+    text = kwargs.get("connection_string")
+    if text is not None and not isinstance(text, DatabaseURL | _RefusedURL):
+        try:
+            kwargs["connection_string"] = DatabaseURL.parse(text)
+        except InvalidURLError as error:
+            # Reported by the method, with its own error type; only the (masked) error
+            # travels on, not the text.
+            kwargs["connection_string"] = _RefusedURL(error)
+
+
 def _public(method: F) -> F:
     """Check a public classmethod's keywords before it runs, and keep the plain connection
     string out of its frame (a parsed URL masks the password in every ``repr``)."""
@@ -112,16 +126,22 @@ def _public(method: F) -> F:
     def checked(cls: type[SyncMigrationAdapter[Any]], *args: Any, **kwargs: Any) -> Any:
         known = _KNOWN_KEYWORDS[name]
         cls._check_options(name, {k: v for k, v in kwargs.items() if k not in known})
-        text = kwargs.get("connection_string")
-        if text is not None and not isinstance(text, DatabaseURL):
-            try:
-                kwargs["connection_string"] = DatabaseURL.parse(text)
-            except InvalidURLError as error:
-                # Reported by the method, with its own error type; only the (masked)
-                # error travels on, not the text.
-                kwargs["connection_string"] = _RefusedURL(error)
-            del text
+        _parsed(kwargs)
         return method(cls, *args, **kwargs)
+
+    return checked  # type: ignore[return-value]
+
+
+def _public_async(method: F) -> F:
+    """:func:`_public` for the coroutines of :class:`AsyncMigrationAdapter`."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    async def checked(cls: type[AsyncMigrationAdapter], *args: Any, **kwargs: Any) -> Any:
+        known = _KNOWN_KEYWORDS[name]
+        cls._check_options(name, {k: v for k, v in kwargs.items() if k not in known})
+        _parsed(kwargs)
+        return await method(cls, *args, **kwargs)
 
     return checked  # type: ignore[return-value]
 
@@ -145,6 +165,7 @@ _KNOWN_KEYWORDS: Mapping[str, frozenset[str]] = {
     "downgrade": _RUN,
     "get_current_revision": _COMMON,
     "get_migration_history": _COMMON,
+    "verify": _COMMON,
 }
 
 
@@ -303,6 +324,30 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
             with _reading(cls._session_url(url)) as session:
                 return cls._history(path, session)
 
+    @classmethod
+    @_public
+    def verify(
+        cls, *, directory: PathLike, connection_string: ConnectionString, **options: Any
+    ) -> list[dict[str, Any]]:
+        """The problems between the directory and the database, empty when all is well.
+
+        Each is a dict with ``problem`` (``"missing_file"``: the database records a
+        revision this directory has no file for), ``revision`` and ``message``.
+        """
+        with cls._guard(MigrationError, "verify", connection_string) as url:
+            path = cls._initialised_directory(directory, MigrationError)
+            with _reading(cls._session_url(cls._require_url(url, MigrationError))) as session:
+                applied = cls._applied(path, session)
+            known = {entry["revision"] for entry in cls._history(path, None)}
+            return [
+                {
+                    "problem": "missing_file",
+                    "revision": revision,
+                    "message": ahead_of_directory(revision),
+                }
+                for revision in sorted(applied - known)
+            ]
+
     # -- the steps a backend implements ------------------------------------
 
     @classmethod
@@ -368,6 +413,12 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
     @abstractmethod
     def _current(cls, directory: Path, session: Session) -> str | None:
         """The applied revision, read on ``session`` (a read never creates a database)."""
+
+    @classmethod
+    @abstractmethod
+    def _applied(cls, directory: Path, session: Session) -> frozenset[str]:
+        """Every revision the database records as applied, read on ``session``, including
+        ids this directory has no file for."""
 
     @classmethod
     @abstractmethod
@@ -551,6 +602,7 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
         )
 
     @classmethod
+    @_public_async
     async def init_migrations(
         cls,
         directory: PathLike,
@@ -569,6 +621,7 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
         )
 
     @classmethod
+    @_public_async
     async def create_migration(
         cls,
         message: str,
@@ -589,6 +642,7 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
         )
 
     @classmethod
+    @_public_async
     async def upgrade(
         cls,
         revision: str = "head",
@@ -607,6 +661,7 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
         )
 
     @classmethod
+    @_public_async
     async def downgrade(
         cls,
         revision: str,
@@ -625,6 +680,7 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
         )
 
     @classmethod
+    @_public_async
     async def get_current_revision(
         cls, *, directory: PathLike, connection_string: ConnectionString, **options: Any
     ) -> str | None:
@@ -637,6 +693,7 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
         )
 
     @classmethod
+    @_public_async
     async def get_migration_history(
         cls,
         *,
@@ -650,4 +707,14 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
             directory=directory,
             connection_string=connection_string,
             **options,
+        )
+
+    @classmethod
+    @_public_async
+    async def verify(
+        cls, *, directory: PathLike, connection_string: ConnectionString, **options: Any
+    ) -> list[dict[str, Any]]:
+        """Async :meth:`SyncMigrationAdapter.verify`."""
+        return await run_sync(
+            cls._twin.verify, directory=directory, connection_string=connection_string, **options
         )

@@ -40,7 +40,13 @@ from .connections import Session, application_name, connect, sqlite_lock_path
 from .errors import MigrationLockError
 from .urls import DatabaseURL
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "MigrationLock", "check_timeout", "database_lock"]
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "MigrationLock",
+    "check_timeout",
+    "database_lock",
+    "lock_holder_query",
+]
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 # Advisory keys: the class "pydm", the lock "migr" and the fence "fenc". Advisory locks
@@ -248,6 +254,16 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {_CLASS} AND l.objid
   AND l.objsubid = 2
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
+
+
+def lock_holder_query() -> str:
+    """SQL listing the backend pids that hold the migration lock of the current database
+    (PostgreSQL); what an operator runs to see, or end, a stuck run."""
+    return (
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        f" AND classid = {_CLASS} AND objid = {_LOCK_KEY} AND objsubid = 2"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
 
 
 def _try(session: Session, key: int) -> bool:

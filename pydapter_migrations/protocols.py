@@ -59,6 +59,11 @@ class MigrationProtocol(Protocol):
     ) -> list[dict[str, Any]]:
         """All revisions, oldest first."""
 
+    def verify(
+        self, *, directory: str, connection_string: str, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """The problems between the directory and the database; empty when all is well."""
+
 
 @runtime_checkable
 class AsyncMigrationProtocol(Protocol):
@@ -106,3 +111,8 @@ class AsyncMigrationProtocol(Protocol):
         self, *, directory: str, connection_string: str | None = None, **kwargs: Any
     ) -> list[dict[str, Any]]:
         """All revisions, oldest first."""
+
+    async def verify(
+        self, *, directory: str, connection_string: str, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """The problems between the directory and the database; empty when all is well."""

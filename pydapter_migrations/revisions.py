@@ -8,6 +8,7 @@ import unicodedata
 __all__ = [
     "BASE",
     "HEAD",
+    "ahead_of_directory",
     "find_transaction_control",
     "plan_linear",
     "relative_steps",
@@ -28,6 +29,15 @@ _TRANSACTION_CONTROL = re.compile(
      |BEGIN(?!\s+NOT\s+ATOMIC)|SET\s+(?:SESSION\s+|@@)?AUTOCOMMIT)\b
     """
 )
+
+
+def ahead_of_directory(revision: str) -> str:
+    """What to say of a database that records ``revision`` when the directory lacks it."""
+    return (
+        f"the database is at revision {revision}, which this migration directory does not "
+        "contain (was it migrated from newer code, or from another directory sharing its "
+        "version table?); deploy the code that has it, or downgrade with that code first"
+    )
 
 
 def find_transaction_control(statements: list[str]) -> str | None:

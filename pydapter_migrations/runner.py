@@ -5,9 +5,13 @@ backend for a plan, lets it apply the plan, fires the hooks and turns any failur
 the documented error. The backend sees a :class:`MigrationRun`: where to migrate
 (``run.session``, the connection holding the lock), and three calls it makes per revision:
 
-* ``run.before_commit(revision, session)`` inside the revision's transaction, just
-  before its commit: the lock's fence (see :mod:`~pydapter_migrations.locking`), and a
-  check that the revision did not end the transaction itself;
+* ``run.before_commit(revision, session)`` inside the revision's transaction, once its
+  own work has run and before its bookkeeping (the version table) and its commit: a check
+  that the revision did not end the transaction itself, and the lock's fence (see
+  :mod:`~pydapter_migrations.locking`);
+* ``run.revision_failed(revision, session)`` when the revision raised, before the
+  rollback: says so when the revision had ended its transaction (a rollback cannot undo
+  what it committed);
 * ``run.revision_done(revision)`` once the commit returned: fires ``after_revision``.
 """
 
@@ -110,8 +114,9 @@ class MigrationRun:
     # -- what the backend calls ----------------------------------------------
 
     def before_commit(self, revision: str, session: Session | None = None) -> None:
-        """Inside ``revision``'s transaction, just before its commit, on the connection
-        that ran it (``session``; the run's own when omitted).
+        """Inside ``revision``'s transaction, once its own work has run and before its
+        bookkeeping and commit, on the connection that ran it (``session``; the run's own
+        when omitted).
 
         Raises :class:`MigrationLockError` when the run no longer holds the lock, and
         :class:`RevisionEndedTransactionError` when the revision ended the transaction.
@@ -145,6 +150,10 @@ class MigrationRun:
         self.hooks.after_revision(
             replace(self.event, revision=revision, index=len(self.done), elapsed=elapsed)
         )
+
+    def error(self, message: str, *, revision: str | None = None) -> MigrationError:
+        """The error this run raises (upgrade or downgrade error), for a backend to raise."""
+        return error_type_of(self.operation)(message, adapter=self.adapter, revision=revision)
 
     # -- what the core calls -------------------------------------------------
 

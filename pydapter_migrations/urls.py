@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-__all__ = ["DatabaseURL", "InvalidURLError", "mask_secrets", "url_secrets"]
+__all__ = ["DatabaseURL", "InvalidURLError", "Secrets", "mask_secrets", "url_secrets"]
 
 MASK = "***"
 
@@ -81,6 +81,16 @@ _SQLITE_QUERY = frozenset(
 )  # fmt: skip
 # Query parameters whose value is a secret.
 _SECRET_QUERY = re.compile(r"pass|pwd|secret|token|credential|api_?key", re.IGNORECASE)
+
+
+class Secrets(tuple[str, ...]):
+    """The forms of a URL's secrets, longest first; its ``repr`` shows none of them, so a
+    frame holding it (an error tracker records frames' variables) reveals nothing."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} secret forms>"
+
+    __str__ = __repr__
 
 
 class InvalidURLError(ValueError):
@@ -265,7 +275,7 @@ class DatabaseURL:
     def __repr__(self) -> str:
         return f"DatabaseURL({self.render()!r})"
 
-    def secrets(self) -> tuple[str, ...]:
+    def secrets(self) -> Secrets:
         """The forms in which a secret of this URL could appear in text, longest first."""
         values = [self.password or ""]
         values += [value for key, value in self.query.items() if _is_secret_key(key)]
@@ -273,7 +283,7 @@ class DatabaseURL:
         for value in values:
             if value:
                 forms |= {value, quote(value, safe=""), quote(value, safe=" +"), quote(value)}
-        return tuple(sorted(forms, key=len, reverse=True))
+        return Secrets(sorted(forms, key=len, reverse=True))
 
     def mask(self, text: str) -> str:
         """``text`` with every form of this URL's secrets replaced by ``***``."""
@@ -310,7 +320,7 @@ def mask_secrets(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def url_secrets(text: str) -> tuple[str, ...]:
+def url_secrets(text: str) -> Secrets:
     """The secret forms in a connection string, whether or not it parses as a URL.
 
     For text that is not a valid URL, everything between ``://user:`` and the last ``@``
@@ -326,7 +336,7 @@ _UNPARSED_PASSWORD = re.compile(r"://[^:/@]*:(.*)@", re.DOTALL)
 _UNPARSED_QUERY = re.compile(r"[?&]([^=&]+)=([^&]*)")
 
 
-def _unparsed_secrets(text: str) -> tuple[str, ...]:
+def _unparsed_secrets(text: str) -> Secrets:
     found: set[str] = set()
     match = _UNPARSED_PASSWORD.search(text)
     if match and match.group(1):
@@ -334,7 +344,7 @@ def _unparsed_secrets(text: str) -> tuple[str, ...]:
     for key, value in _UNPARSED_QUERY.findall(text):
         if value and _is_secret_key(key):
             found |= {value, unquote(value)}
-    return tuple(sorted(found, key=len, reverse=True))
+    return Secrets(sorted(found, key=len, reverse=True))
 
 
 def _mask_unparsed(text: str) -> str:

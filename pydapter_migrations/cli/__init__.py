@@ -6,7 +6,7 @@ traceback. Heavy imports (backends, rich) happen only in the commands that need 
 
 ``options`` holds the global options and settings, ``failures`` the error handling,
 ``output`` what is drawn; the commands live in ``backends``, ``authoring`` (init, new),
-``migrate`` (upgrade, downgrade) and ``inspect`` (current, history, status).
+``migrate`` (upgrade, downgrade) and ``inspection`` (current, history, status, verify).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import click
 from .authoring import init, new
 from .backends import backends
 from .failures import Group
-from .inspect import current, history, status
+from .inspection import current, history, status, verify
 from .migrate import downgrade, upgrade
 from .options import PROG_NAME, current_state, global_options
 
@@ -36,7 +36,7 @@ def cli() -> None:
     current_state()
 
 
-for _command in (backends, init, new, upgrade, downgrade, current, history, status):
+for _command in (backends, init, new, upgrade, downgrade, current, history, status, verify):
     cli.add_command(_command)
 
 

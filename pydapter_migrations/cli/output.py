@@ -197,6 +197,11 @@ def render_status(status: Mapping[str, Any], entries: Sequence[Mapping[str, Any]
                 state + (f" ({', '.join(marks)})" if marks else ""),
             )
         _console().print(table)
+    problems = status.get("problems") or []
+    for problem in problems:
+        click.echo(f"problem: {problem['message']}")
+    if problems:
+        return
     if pending:
         noun = "revision" if len(pending) == 1 else "revisions"
         click.echo(f"{len(pending)} {noun} pending; run: pydapter-migrate upgrade")

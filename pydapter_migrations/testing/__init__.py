@@ -8,8 +8,13 @@ switch off a test your adapter legitimately cannot run, subclass :class:`Require
 set it as the suite's ``requirements``.
 """
 
-from .requirements import Requirement, Requirements
-from .suite import BaseAsyncMigrationSuite, BaseMigrationSuite, KitDatabase
+import pytest
+
+# The kit's assertions explain themselves in an adapter's test run, as its own would.
+pytest.register_assert_rewrite("pydapter_migrations.testing.suite")
+
+from .requirements import Requirement, Requirements  # noqa: E402
+from .suite import BaseAsyncMigrationSuite, BaseMigrationSuite, KitDatabase  # noqa: E402
 
 __all__ = [
     "BaseAsyncMigrationSuite",

@@ -29,6 +29,7 @@ from ..backend import (
     Operation,
     Session,
     SyncMigrationAdapter,
+    ahead_of_directory,
     plan_linear,
 )
 
@@ -126,6 +127,8 @@ class ReferenceAdapter(SyncMigrationAdapter[None]):
     def _plan(cls, run: MigrationRun) -> MigrationPlan[None]:
         current = _read_current(run.session)
         order = cls._order(run.directory)
+        if current is not None and current not in order:
+            raise run.error(ahead_of_directory(current))
         return MigrationPlan(plan_linear(order, current, run.operation, run.target), None)
 
     @classmethod
@@ -142,12 +145,13 @@ class ReferenceAdapter(SyncMigrationAdapter[None]):
             try:
                 for statement in sections["up" if upgrading else "down"]:
                     session.execute(statement)
+                run.before_commit(revision)
                 session.execute(f"DELETE FROM {_VERSION_TABLE}")
                 if after is not None:
                     session.execute(f"INSERT INTO {_VERSION_TABLE} VALUES (?)", (after,))
-                run.before_commit(revision)
                 session.execute("COMMIT")
             except BaseException:
+                run.revision_failed(revision)
                 session.execute("ROLLBACK")
                 raise
             run.revision_done(revision)
@@ -168,6 +172,14 @@ class ReferenceAdapter(SyncMigrationAdapter[None]):
     @classmethod
     def _current(cls, directory: Path, session: Session) -> str | None:
         return _read_current(session)
+
+    @classmethod
+    def _applied(cls, directory: Path, session: Session) -> frozenset[str]:
+        current = _read_current(session)
+        order = cls._order(directory)
+        if current is None:
+            return frozenset()
+        return frozenset(order[: order.index(current) + 1] if current in order else [current])
 
     @classmethod
     def _history(cls, directory: Path, session: Session | None) -> list[dict[str, Any]]:

@@ -95,6 +95,24 @@ class Requirements:
         """The test database's URL has a password, so the kit can check it never leaks."""
         return Requirement.only_if(bool(self.url.secrets()), "this database URL has no password")
 
+    @property
+    def lock_can_be_lost(self) -> Requirement:
+        """The database's lock lives in a session the test can end (PostgreSQL, MySQL)."""
+        return Requirement.only_if(
+            self.database in ("postgresql", "mysql"),
+            f"a {self.database} lock is not held by a session that can be ended",
+        )
+
+    @property
+    def sqlite_file(self) -> Requirement:
+        """The database is a SQLite file (journal recovery, read calls and paths)."""
+        return Requirement.only_if(self.database == "sqlite", "the database is not SQLite")
+
+    @property
+    def postgresql(self) -> Requirement:
+        """The database is PostgreSQL (its connection parameters and session settings)."""
+        return Requirement.only_if(self.database == "postgresql", "the database is not PostgreSQL")
+
     def unmet(self, names: Iterable[str]) -> list[Requirement]:
         """The requirements among ``names`` that are not met, in order."""
         judged = []

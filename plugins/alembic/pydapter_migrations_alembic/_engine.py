@@ -28,10 +28,13 @@ from alembic.script.revision import ResolutionError
 from pydapter_migrations.backend import (
     DatabaseURL,
     MigrationCreationError,
+    MigrationDowngradeError,
     MigrationNotFoundError,
     MigrationRun,
+    MigrationUpgradeError,
     Operation,
     Session,
+    ahead_of_directory,
 )
 
 from . import _compat
@@ -158,6 +161,12 @@ def plan(
     graph = cached
     if graph is None:
         graph, script = _graph(directory)
+    unknown = [head for head in heads if head not in graph.revisions]
+    if unknown:
+        error = (
+            MigrationDowngradeError if operation == Operation.DOWNGRADE else MigrationUpgradeError
+        )
+        raise error(ahead_of_directory(unknown[0]), revision=unknown[0])
     with _revision_errors():
         revisions = graph.plan(operation, target, heads)
     return revisions, _PlanState(script)
@@ -255,6 +264,14 @@ def create(
         for stale in pycache.glob(f"{path.stem}.*.pyc") if pycache.is_dir() else ():
             stale.unlink(missing_ok=True)
     return str(script.revision)
+
+
+def applied(directory: Path, session: Session) -> frozenset[str]:
+    """The revisions a database has applied: its heads and their ancestry, and heads this
+    directory does not know."""
+    heads = _heads(session)
+    graph = cached_graph(directory) or _graph(directory)[0]
+    return frozenset(graph.applied(heads)) | {h for h in heads if h not in graph.revisions}
 
 
 def history(directory: Path, session: Session | None) -> list[dict[str, Any]]:

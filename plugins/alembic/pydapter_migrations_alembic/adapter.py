@@ -18,6 +18,7 @@ from pydapter_migrations.backend import (
     Operation,
     Session,
     SyncMigrationAdapter,
+    ahead_of_directory,
 )
 
 __all__ = ["AlembicAdapter", "AsyncAlembicAdapter"]
@@ -82,6 +83,10 @@ class AlembicAdapter(SyncMigrationAdapter[Any]):
         # An empty version table is never up to date, and the run will load every script
         # anyway: plan on those rather than on a second graph built from the cache.
         graph = cached_graph(directory) if current_heads else None
+        if graph is not None:
+            unknown = [head for head in current_heads if head not in graph.revisions]
+            if unknown:
+                raise run.error(ahead_of_directory(unknown[0]), revision=unknown[0])
         if graph is not None and up_to_date(graph, current_heads, run.operation, run.target):
             # The deploy-time no-op: answered without importing Alembic.
             return MigrationPlan([], None)
@@ -111,6 +116,12 @@ class AlembicAdapter(SyncMigrationAdapter[Any]):
         from ._quick import current
 
         return current(session)
+
+    @classmethod
+    def _applied(cls, directory: Path, session: Session) -> frozenset[str]:
+        from ._engine import applied
+
+        return applied(directory, session)
 
     @classmethod
     def _history(cls, directory: Path, session: Session | None) -> list[dict[str, Any]]:

@@ -46,19 +46,19 @@ MODELS_SECTION = "pydapter_migrations"
 
 @dataclass
 class Reporter:
-    """Tells the core's run about each revision: just before its commit (the fence),
-    and once the commit returned."""
+    """Tells the core's run about each revision: once its work has run (before Alembic
+    writes its version row and commits), if it failed, and once the commit returned."""
 
     run: MigrationRun
     pending: list[str] = field(default_factory=list)
+    connection: Connection | None = None
 
     def applied(self, revision: str) -> None:
-        """``revision``'s work has run, inside its transaction."""
+        """``revision``'s work has run, inside its transaction (Alembic writes its version
+        row next)."""
         self.pending.append(revision)
-
-    def before_commit(self, connection: Connection) -> None:
-        if self.pending:
-            self.run.before_commit(self.pending[-1], session_of(connection))
+        if self.connection is not None:
+            self.run.before_commit(revision, session_of(self.connection))
 
     def failed(self, connection: Connection) -> None:
         """The running revision raised, inside its transaction (before the rollback)."""
@@ -177,8 +177,10 @@ def _run_on_connection(
 
 
 def _report_commits(migration_context: Any, connection: Connection, reporter: Reporter) -> None:
-    """Tell ``reporter`` just before each revision's own transaction commits, and once it
-    has (leaving the transaction without an error, outside any transaction)."""
+    """Tell ``reporter`` when a revision fails inside its own transaction, and once that
+    transaction has committed (left without an error, outside any transaction)."""
+
+    reporter.connection = connection
 
     @contextlib.contextmanager
     def per_revision(begin: Callable[[], Any]) -> Iterator[Any]:
@@ -188,7 +190,6 @@ def _report_commits(migration_context: Any, connection: Connection, reporter: Re
             except BaseException:
                 reporter.failed(connection)
                 raise
-            reporter.before_commit(connection)
         if not connection.in_transaction():
             reporter.committed()
 

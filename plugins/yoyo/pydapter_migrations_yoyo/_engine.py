@@ -52,7 +52,13 @@ from yoyo.migrations import (
 )
 from yoyo.utils import change_param_style
 
-from pydapter_migrations.backend import MigrationRun, Session, find_transaction_control
+from pydapter_migrations.backend import (
+    MigrationDowngradeError,
+    MigrationRun,
+    MigrationUpgradeError,
+    Session,
+    find_transaction_control,
+)
 
 from . import _files
 
@@ -210,25 +216,22 @@ def plan_steps(
     return [Step(migration, direction) for migration in wanted]
 
 
-class TransactionControlError(ValueError):
-    """A transactional SQL revision holds a statement that would end its transaction."""
-
-    def __init__(self, migration: Migration, keyword: str, direction: str) -> None:
-        which = "rollback file" if direction == "rollback" else "file"
-        super().__init__(
-            f"revision {migration.id} would end its own transaction: its {which} runs "
-            f"{keyword}, after which a failure could leave the revision half-applied and "
-            "unrecorded. Remove it; for work that cannot run in a transaction (CREATE "
-            "INDEX CONCURRENTLY...), put it in a revision of its own with the header line "
-            "'-- transactional: false'"
-        )
-        self.revision = migration.id
-
-
 def _refuse_transaction_control(migration: Migration, direction: str) -> None:
+    """Refuse a transactional SQL revision holding a statement that would end its
+    transaction (after which a failure could leave it half-applied and unrecorded)."""
     keyword = find_transaction_control(statements(migration, direction))
-    if keyword is not None:
-        raise TransactionControlError(migration, keyword, direction)
+    if keyword is None:
+        return
+    which = "rollback file" if direction == "rollback" else "file"
+    error = MigrationDowngradeError if direction == "rollback" else MigrationUpgradeError
+    raise error(
+        f"revision {migration.id} would end its own transaction: its {which} runs "
+        f"{keyword}, after which a failure could leave the revision half-applied and "
+        "unrecorded. Remove it; for work that cannot run in a transaction (CREATE INDEX "
+        "CONCURRENTLY...), put it in a revision of its own with the header line "
+        "'-- transactional: false'",
+        revision=migration.id,
+    )
 
 
 @contextlib.contextmanager
@@ -332,15 +335,15 @@ def run(backend: DatabaseBackend, steps: Sequence[Step], migration_run: Migratio
                 except Exception:
                     migration_run.revision_failed(migration.id)
                     raise
-                record(migration, step.direction)
                 migration_run.before_commit(migration.id)
+                record(migration, step.direction)
         else:
             # "-- transactional: false" (e.g. CREATE INDEX CONCURRENTLY) cannot share a
             # transaction with anything; only its record is transactional.
             _process(migration, backend, step.direction)
             with backend.transaction():
-                record(migration, step.direction)
                 migration_run.before_commit(migration.id)
+                record(migration, step.direction)
         migration_run.revision_done(migration.id)
 
 

@@ -22,6 +22,8 @@ from pydapter_migrations.backend import (
     Operation,
     Session,
     SyncMigrationAdapter,
+    ahead_of_directory,
+    error_type_of,
     plan_linear,
 )
 
@@ -101,11 +103,11 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
 
         backend = _engine.on_session(session, _files.migration_table(directory))
         applied = _engine.applied_ids(backend)
-        if (
-            operation == Operation.UPGRADE
-            and target == HEAD
-            and _files.revision_ids(_files.versions_dir(directory)) <= applied
-        ):
+        known = _files.revision_ids(_files.versions_dir(directory))
+        unknown = sorted(applied - known)
+        if unknown:
+            raise error_type_of(operation)(ahead_of_directory(unknown[-1]), revision=unknown[-1])
+        if operation == Operation.UPGRADE and target == HEAD and known <= applied:
             # Nothing pending (every deploy's case): no file needs reading.
             return MigrationPlan([], [])
         migrations = _engine.load(directory)
@@ -154,6 +156,13 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
         known = _files.revision_ids(_files.versions_dir(directory))
         backend = _engine.on_session(session, _files.migration_table(directory))
         return _engine.current_id(backend, known)
+
+    @classmethod
+    def _applied(cls, directory: Path, session: Session) -> frozenset[str]:
+        from . import _engine
+
+        backend = _engine.on_session(session, _files.migration_table(directory))
+        return frozenset(_engine.applied_ids(backend))
 
     @classmethod
     def _history(cls, directory: Path, session: Session | None) -> list[dict[str, Any]]:

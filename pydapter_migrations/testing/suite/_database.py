@@ -6,8 +6,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ...connections import connect
 from ...urls import DatabaseURL
-from .._dbapi import connect
 
 __all__ = ["KitDatabase"]
 
@@ -20,8 +20,8 @@ class KitDatabase:
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """The rows of ``sql``, run on a connection of its own (autocommit)."""
-        with connect(self.url) as conn:
-            return [tuple(row) for row in conn.execute(sql).fetchall()]
+        with connect(self.url, purpose="test") as session:
+            return session.execute(sql)
 
     def tables(self) -> set[str]:
         """The names of the tables in the database (PostgreSQL: the current schema)."""
@@ -46,6 +46,15 @@ class KitDatabase:
             f"AND pid <> pg_backend_pid() AND query LIKE '%{quoted}%'"
         )
         return bool(rows[0][0])
+
+    def kill_lock_holders(self) -> int:
+        """End the sessions holding this database's migration lock (PostgreSQL); how many."""
+        from ...locking import lock_holder_query
+
+        rows = self.query(
+            f"SELECT pg_terminate_backend(pid) FROM ({lock_holder_query()}) AS holders"
+        )
+        return len(rows)
 
     def slow_statement(self, seconds: float) -> str:
         """A statement that keeps the database busy for about ``seconds``."""

@@ -98,6 +98,14 @@ class SuiteBase:
         """Make ``revision`` run the statements ``upgrade`` / ``downgrade`` (override this)."""
         raise TypeError("a conformance suite must define write_revision")
 
+    @staticmethod
+    def remove_revision(directory: Path, revision: str) -> None:
+        """Delete ``revision``'s files (override for a layout where they are not the files
+        of ``versions/`` named after the revision id)."""
+        for path in (Path(directory) / "versions").iterdir():
+            if path.name.startswith(revision):
+                path.unlink()
+
     # -- fixtures ---------------------------------------------------------------
 
     @pytest.fixture(autouse=True)

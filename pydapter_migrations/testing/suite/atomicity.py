@@ -1,5 +1,6 @@
 """Each revision is all or nothing: a failing upgrade or downgrade leaves the last good
-revision, and hooks report a revision only once it is committed."""
+revision, a revision that ends its own transaction is stopped and named, and hooks report
+a revision only once it is committed (a failing hook is blamed on the one it saw)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ... import MigrationDowngradeError, MigrationUpgradeError
+from ... import MigrationDowngradeError, MigrationEvent, MigrationUpgradeError
 from ._database import KitDatabase
 from ._support import Recorder, SuiteBase
 
@@ -85,3 +86,46 @@ class AtomicitySuite(SuiteBase):
         assert [e.revision for e in recorder.named("after_revision")] == revisions[::-1]
         assert {e.operation for _, e in recorder.events} == {"downgrade"}
         assert recorder.named("on_migration_error") == []
+
+    def test_a_revision_that_ends_its_transaction_is_stopped_and_named(
+        self, directory: Path, url: str, db: KitDatabase
+    ) -> None:
+        self.init(directory, url)
+        good = self.new(directory, url, "good", ["CREATE TABLE kit_good (id integer)"],
+                        ["DROP TABLE kit_good"])  # fmt: skip
+        self.upgrade(directory, url)
+        cases = [
+            # ends its transaction, then fails: what ran before the COMMIT stays
+            ["CREATE TABLE kit_a1 (id integer)", "COMMIT", "CREATE TABLE kit_a2 (id integer)",
+             "INSERT INTO kit_no_such_table VALUES (1)"],
+            # ends its transaction and goes on: never recorded as applied
+            ["CREATE TABLE kit_b1 (id integer)", "COMMIT", "CREATE TABLE kit_b2 (id integer)"],
+        ]  # fmt: skip
+        for statements in cases:
+            revision = self.new(directory, url, "commits by itself", statements, [])
+            with pytest.raises(MigrationUpgradeError) as info:
+                self.upgrade(directory, url)
+            assert info.value.revision == revision
+            assert revision in str(info.value) and "transaction" in str(info.value)
+            assert self.current(directory, url) == good
+            self.write_revision(directory, revision, [], [])
+            self.upgrade(directory, url)  # repaired, it applies
+            assert self.current(directory, url) == revision
+            good = revision
+
+    def test_a_failing_hook_is_blamed_on_the_revision_it_saw(
+        self, directory: Path, url: str, recorder: Recorder
+    ) -> None:
+        r1, r2 = self.chain(directory, url, 2)
+
+        def refuse(event: MigrationEvent) -> None:
+            if event.revision == r1:
+                raise RuntimeError("the hook says no")
+
+        recorder.check = refuse
+        with pytest.raises(MigrationUpgradeError) as info:
+            self.upgrade(directory, url)
+        message = str(info.value)
+        assert "after_revision" in message and "the hook says no" in message
+        assert r1 in message and info.value.revision != r2  # r2 never ran
+        assert self.current(directory, url) == r1

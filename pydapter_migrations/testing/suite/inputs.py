@@ -4,6 +4,8 @@ password never reaches a file or an error."""
 from __future__ import annotations
 
 import traceback
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +71,28 @@ class InputsSuite(SuiteBase):
             with pytest.raises(MigrationCreationError):
                 self.call("create_migration", "auto", autogenerate=True,
                           directory=str(directory), connection_string=url)  # fmt: skip
-        bad_urls = ["not a url", "sqlite://somehost/x.db", "postgresql://u:p@h:notaport/db"]
+        bad_urls: list[Any] = [
+            "not a url",
+            "sqlite://somehost/x.db",
+            "postgresql://u:p@h:notaport/db",
+            "sqlite+nosuchdriver:///" + str(tmp_path / "x.db"),
+            "sqlite:///" + str(tmp_path / "a?b.db"),  # '?' starts a query: refused, not cut
+            "postgresql://app:SECRET@TAIL@127.0.0.1/db",  # an unencoded '@' in the password
+            b"sqlite:///x.db",
+            "sqlite://",  # in memory: whatever it applied would be gone at once
+        ]
         for bad in bad_urls:
-            with pytest.raises(MigrationUpgradeError):
+            with pytest.raises(MigrationUpgradeError) as up:
                 self.upgrade(directory, bad)
-            with pytest.raises(MigrationDowngradeError):
+            with pytest.raises(MigrationDowngradeError) as down:
                 self.downgrade(directory, bad, "base")
+            for error in (up.value, down.value):
+                assert "SECRET" not in str(error) and "TAIL" not in str(error)
+        for timeout in (float("nan"), float("inf"), -1):
+            with pytest.raises(MigrationUpgradeError, match="lock_timeout"):
+                self.upgrade(directory, url, lock_timeout=timeout)
+        with pytest.raises(MigrationUpgradeError, match="not a directory"):
+            self.upgrade(not_empty / "keep.txt", url)
         assert snapshot(tmp_path) == before
         assert db.kit_tables() == set()
         self.upgrade(directory, url)
@@ -83,6 +101,86 @@ class InputsSuite(SuiteBase):
         with pytest.raises(AdapterNotFoundError) as not_found:
             get_adapter("no_such_backend_key")
         assert key in str(not_found.value)
+
+    def test_unknown_keywords_are_refused_before_anything_is_touched(
+        self, tmp_path: Path, directory: Path, url: str, db: KitDatabase
+    ) -> None:
+        fresh = tmp_path / "fresh"
+        with pytest.raises(TypeError, match="'model_module'"):
+            self.call("init_migrations", str(fresh), connection_string=url, model_module="x")
+        assert not fresh.exists()
+        self.chain(directory, url, 2)
+        self.upgrade(directory, url)
+        before, tables = snapshot(tmp_path), db.kit_tables()
+        where = {"directory": str(directory), "connection_string": url}
+        calls: list[tuple[str, tuple[Any, ...], str]] = [
+            ("create_migration", ("x",), "autogen"),
+            ("upgrade", ("head",), "revison"),
+            ("downgrade", ("base",), "dry_run"),  # a typo must never drop every table
+            ("get_current_revision", (), "verbose"),
+            ("get_migration_history", (), "revison"),
+        ]
+        for method, args, unknown in calls:
+            with pytest.raises(TypeError, match=f"'{unknown}'"):
+                self.call(method, *args, **where, **{unknown: True})
+        assert snapshot(tmp_path) == before
+        assert db.kit_tables() == tables
+
+    @requires("sqlite_file")
+    def test_read_calls_never_create_a_database(self, tmp_path: Path, directory: Path) -> None:
+        self.chain(directory, f"sqlite:///{tmp_path / 'unused.db'}", 1)
+        missing = tmp_path / "typo" / "app.db"
+        missing.parent.mkdir()
+        url = f"sqlite:///{missing}"
+        assert self.current(directory, url) is None
+        assert [h["applied"] for h in self.history(directory, url)] == [False]
+        assert self.call("verify", directory=str(directory), connection_string=url) == []
+        assert list(missing.parent.iterdir()) == [], "a read call created a file"
+
+    @requires("postgresql")
+    def test_url_parameters_reach_every_connection(
+        self, directory: Path, url: str, db: KitDatabase
+    ) -> None:
+        # Ordinary libpq parameters work with every driver, sync or async: the revision
+        # records the settings of the session that ran it.
+        self.init(directory, url)
+        record = (
+            "INSERT INTO kit_settings SELECT current_setting('application_name'),"
+            " current_setting('search_path'), current_setting('client_connection_check_interval')"
+        )
+        first = self.new(directory, url, "settings",
+                         ["CREATE TABLE kit_settings (app text, path text, checks text)", record],
+                         ["DROP TABLE kit_settings"])  # fmt: skip
+        query = "?sslmode=disable&connect_timeout=5&application_name=kitapp" + (
+            "&options=-c%20search_path%3Dpublic,kit"
+        )
+        self.upgrade(directory, url + query)
+        assert db.query("SELECT * FROM kit_settings") == [("kitapp", "public,kit", "1s")]
+        self.downgrade(directory, url + "?ssl=disable", "base")  # asyncpg's spelling
+        assert db.kit_tables() == set()
+        # Requiring TLS from the URL reaches the driver (the test server has none).
+        with pytest.raises(MigrationUpgradeError, match="(?i)ssl"):
+            self.upgrade(directory, url + "?sslmode=require")
+        with pytest.raises(MigrationUpgradeError, match=r"no_such_parameter"):
+            self.upgrade(directory, url + "?no_such_parameter=1")
+        assert self.current(directory, url) is None and first
+
+    @requires("password_in_url")
+    def test_password_never_reaches_frames_of_a_failed_call(
+        self, directory: Path, url: str, db: KitDatabase
+    ) -> None:
+        # An error tracker records the local variables of every frame of a traceback.
+        secrets = DatabaseURL.parse(url).secrets()
+        self.chain(directory, url, 1)
+        self.new(directory, url, "fails", ["INSERT INTO kit_no_such_table VALUES (1)"], [])
+        wrong = DatabaseURL.parse(url).render(hide_password=False).replace(secrets[0], "wr0ng")
+        for target in (url, wrong):
+            with pytest.raises(MigrationError) as info:
+                self.upgrade(directory, target)
+            for frame, value in _frame_locals(info.value, skip=str(Path(__file__).parent.parent)):
+                text = _safe_repr(value)
+                for secret in (*secrets, "wr0ng"):
+                    assert secret not in text, f"{frame} holds the password in {text[:80]}"
 
     @requires("password_in_url")
     def test_password_never_reaches_files_or_errors(
@@ -98,9 +196,15 @@ class InputsSuite(SuiteBase):
         wrong_url = wrong.render(hide_password=False).replace(secrets[0], "wr%40ng%25pass")
         with pytest.raises(MigrationError) as refused:
             self.upgrade(directory, wrong_url)
+        # The password may also travel in the query string, where libpq takes it too.
+        parsed = DatabaseURL.parse(url)
+        in_query = replace(parsed, password=None, query={**parsed.query, "password": "wr0ngq"})
+        with pytest.raises(MigrationError) as queried:
+            self.upgrade(directory, in_query.render(hide_password=False))
         for error, secret_forms in (
             (info.value, secrets),
             (refused.value, (*secrets, "wr@ng%pass", "wr%40ng%25pass")),
+            (queried.value, ("wr0ngq",)),
         ):
             text = "".join(traceback.format_exception(error))
             for secret in secret_forms:
@@ -110,3 +214,30 @@ class InputsSuite(SuiteBase):
                 content = path.read_bytes()
                 for secret in secrets:
                     assert secret.encode() not in content, f"the password is in {path}"
+
+
+def _frame_locals(error: BaseException, skip: str) -> Iterator[tuple[str, Any]]:
+    """Every local variable of every frame in ``error``'s tracebacks and their causes,
+    except the frames of files under ``skip`` (the kit itself: the caller's side)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error]
+    while todo:
+        exc = todo.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        tb = exc.__traceback__
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if not code.co_filename.startswith(skip):
+                for name, value in tb.tb_frame.f_locals.items():
+                    yield f"{code.co_filename}:{code.co_name}:{name}", value
+            tb = tb.tb_next
+        todo += [exc.__cause__, exc.__context__]
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return ""

@@ -1,5 +1,6 @@
 """One migration run at a time per database: a waiter times out with a lock error,
-concurrent processes apply each revision once, and a killed process leaves no lock."""
+concurrent processes apply each revision once, a killed process leaves no lock (nor
+anything to clear by hand), and a run that lost its lock commits nothing more."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 
 from ... import MigrationLockError
 from ...locking import database_lock
+from ...urls import DatabaseURL
+from ..requirements import requires
 from ._database import KitDatabase
 from ._support import SuiteBase, wait_for
 
@@ -91,3 +94,65 @@ class LockingSuite(SuiteBase):
         assert time.monotonic() - started < 15
         assert self.current(directory, url) == revision
         assert "kit_slow" in db.kit_tables()
+
+    @requires("lock_can_be_lost")
+    def test_a_run_that_lost_its_lock_commits_nothing_more(
+        self, directory: Path, url: str, db: KitDatabase
+    ) -> None:
+        self.init(directory, url)
+        slow = db.slow_statement(3)
+        first = self.new(directory, url, "runs", ["CREATE TABLE kit_runs (n integer)"],
+                         ["DROP TABLE kit_runs"])  # fmt: skip
+        counted = self.new(directory, url, "counts once",
+                           ["INSERT INTO kit_runs VALUES (1)", slow],
+                           ["DELETE FROM kit_runs"])  # fmt: skip
+        self.upgrade(directory, url, first)
+        loser = self.worker("upgrade", "head", directory=str(directory), connection_string=url)
+        wait_for(lambda: db.is_running(slow) or loser.poll() is not None, 60)
+        assert loser.poll() is None, loser.communicate()[1]
+        # The lock's session dies (pg_terminate_backend, idle_session_timeout, a network
+        # cut) while the run is inside a revision; a second deployer starts at once.
+        assert db.kill_lock_holders() == 1
+        winner = self.worker("upgrade", "head", directory=str(directory), connection_string=url)
+        _, lost = loser.communicate(timeout=120)
+        _, won = winner.communicate(timeout=120)
+        assert winner.returncode == 0, won
+        assert loser.returncode == 3 and "MigrationLockError" in lost, lost
+        assert db.query("SELECT count(*) FROM kit_runs") == [(1,)]
+        assert self.current(directory, url) == counted
+
+    @requires("sqlite_file")
+    def test_a_killed_writer_leaves_nothing_to_clear_by_hand(
+        self, directory: Path, url: str, db: KitDatabase
+    ) -> None:
+        # Killed in the middle of a revision that wrote more than SQLite's page cache
+        # holds, a writer leaves a hot journal; a read-only connection cannot roll it back.
+        self.init(directory, url)
+        filler = (
+            "INSERT INTO kit_big SELECT randomblob(4000) FROM (WITH RECURSIVE c(x) AS "
+            "(SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000) SELECT x FROM c)"
+        )
+        revision = self.new(directory, url, "big",
+                            ["CREATE TABLE kit_big (b blob)", filler, db.slow_statement(60)],
+                            ["DROP TABLE kit_big"])  # fmt: skip
+        path = DatabaseURL.parse(url).sqlite_path
+        assert path is not None
+        journals = [path.with_name(path.name + suffix) for suffix in ("-journal", "-wal")]
+        victim = self.worker("upgrade", "head", directory=str(directory), connection_string=url)
+
+        def spilled() -> bool:  # the uncommitted pages reached the database file
+            return any(j.exists() for j in journals) and path.stat().st_size > 10_000_000
+
+        wait_for(lambda: spilled() or victim.poll() is not None, 60)
+        assert victim.poll() is None, victim.communicate()[1]
+        victim.send_signal(signal.SIGKILL)
+        victim.communicate(timeout=30)
+        assert any(j.exists() for j in journals), "the kill left no journal to recover"
+
+        assert self.current(directory, url) is None
+        assert [h["applied"] for h in self.history(directory, url)] == [False]
+        self.write_revision(directory, revision, ["CREATE TABLE kit_big (b blob)"],
+                            ["DROP TABLE kit_big"])  # fmt: skip
+        self.upgrade(directory, url)
+        assert self.current(directory, url) == revision
+        assert db.query("SELECT count(*) FROM kit_big") == [(0,)]

@@ -3,11 +3,12 @@ that does nothing, an unknown revision, history without a database, offline SQL.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from ... import MigrationNotFoundError
+from ... import MigrationError, MigrationNotFoundError
 from ..requirements import requires
 from ._database import KitDatabase
 from ._support import Recorder, SuiteBase, snapshot
@@ -102,3 +103,21 @@ class MigrationsSuite(SuiteBase):
         assert "kit_t1" in sql and "kit_t2" in sql
         assert self.current(directory, url) is None
         assert db.kit_tables() == set()
+
+    def test_a_database_ahead_of_the_directory_is_named(
+        self, tmp_path: Path, directory: Path, url: str
+    ) -> None:
+        r1, r2 = self.chain(directory, url, 2)
+        self.upgrade(directory, url)
+        assert self.call("verify", directory=str(directory), connection_string=url) == []
+        # The same directory one revision behind: code older than the database.
+        older = tmp_path / "older"
+        shutil.copytree(directory, older)
+        self.remove_revision(older, r2)
+        for call in (self.upgrade, lambda d, u: self.downgrade(d, u, r1)):
+            with pytest.raises(MigrationError) as info:
+                call(older, url)
+            assert r2 in str(info.value) and "does not contain" in str(info.value)
+        problems = self.call("verify", directory=str(older), connection_string=url)
+        assert [(p["problem"], p["revision"]) for p in problems] == [("missing_file", r2)]
+        assert self.current(directory, url) == r2

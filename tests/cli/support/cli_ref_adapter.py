@@ -58,6 +58,13 @@ class RefAdapter(SyncMigrationAdapter[None]):
         return cls._read(session)
 
     @classmethod
+    def _applied(cls, directory: Path, session: Session) -> frozenset[str]:
+        order, current = cls._order(directory), cls._read(session)
+        if current is None:
+            return frozenset()
+        return frozenset(order[: order.index(current) + 1] if current in order else [current])
+
+    @classmethod
     def _plan(cls, run: MigrationRun) -> MigrationPlan[None]:
         order = cls._order(run.directory)
         current = cls._read(run.session)
@@ -81,11 +88,12 @@ class RefAdapter(SyncMigrationAdapter[None]):
                         line.startswith("--") for line in statement.strip().splitlines()
                     ):
                         db.execute(statement)
+                run.before_commit(revision)
                 db.execute("DELETE FROM ref_version")
                 if new is not None:
                     db.execute("INSERT INTO ref_version VALUES (?)", (new,))
-                run.before_commit(revision)
             except BaseException:
+                run.revision_failed(revision)
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")

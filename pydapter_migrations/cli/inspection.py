@@ -1,13 +1,16 @@
-"""``current``, ``history`` and ``status``: where the database is, and what is pending."""
+"""``current``, ``history``, ``status`` and ``verify``: where the database is, what is
+pending, and whether the directory and the database agree."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
 from .adapter import adapter_for, call
 from .options import current_state, display_url, global_options, json_option, require_url
 
-__all__ = ["current", "history", "status"]
+__all__ = ["current", "history", "status", "verify"]
 
 
 @click.command()
@@ -65,6 +68,7 @@ def status(as_json: bool) -> None:
     common = {"directory": settings.directory, "connection_string": url}
     entries = call(adapter, "get_migration_history", **common)
     revision = call(adapter, "get_current_revision", **common)
+    problems = _problems(adapter, common)
     pending = [entry["revision"] for entry in entries if not entry.get("applied")]
     report = {
         "backend": settings.backend,
@@ -74,9 +78,42 @@ def status(as_json: bool) -> None:
         "head": entries[-1]["revision"] if entries else None,
         "pending": pending,
         "applied": [entry["revision"] for entry in entries if entry.get("applied")],
-        "up_to_date": not pending,
+        "up_to_date": not pending and not problems,
+        "problems": problems,
     }
     if as_json:
         echo_json(report)
     else:
         render_status(report, entries)
+    if problems:
+        click.get_current_context().exit(1)
+
+
+@click.command()
+@json_option
+@global_options
+def verify(as_json: bool) -> None:
+    """Check that the directory and the database agree; exit 1 when they do not."""
+    from .output import echo_json
+
+    settings = current_state().settings()
+    url = require_url(settings, "verify")
+    adapter = adapter_for(settings)
+    problems = call(adapter, "verify", directory=settings.directory, connection_string=url)
+    if as_json:
+        echo_json(problems)
+    elif problems:
+        for problem in problems:
+            click.echo(f"{problem['problem']}: {problem['message']}")
+    else:
+        click.echo("ok: the directory and the database agree")
+    if problems:
+        click.get_current_context().exit(1)
+
+
+def _problems(adapter: type[Any], common: dict[str, Any]) -> list[dict[str, Any]]:
+    # An adapter of its own making may not offer verify; status then shows no problems.
+    if not callable(getattr(adapter, "verify", None)):
+        return []
+    problems: list[dict[str, Any]] = call(adapter, "verify", **common)
+    return problems
