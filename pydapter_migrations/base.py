@@ -156,6 +156,14 @@ class _RefusedURL:
         return "<refused connection string>"
 
 
+_ORIGINAL_API = (
+    "init_migrations",
+    "create_migration",
+    "upgrade",
+    "downgrade",
+    "get_current_revision",
+    "get_migration_history",
+)
 _COMMON = frozenset({"directory", "connection_string"})
 _RUN = _COMMON | {"revision", "lock_timeout", "sql", "registry", "observers"}
 _KNOWN_KEYWORDS: Mapping[str, frozenset[str]] = {
@@ -178,6 +186,11 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "migration_key" not in cls.__dict__ or getattr(cls, "_abstract_backend", False):
+            return
+        if not any(_inherited(cls, method) for method in _ORIGINAL_API):
+            # It implements the documented methods itself (as the original documentation's
+            # custom adapter does): it owes no steps, and the newer methods it does not
+            # override say they are not available.
             return
         missing = [
             step
@@ -335,6 +348,7 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
         revision this directory has no file for), ``revision`` and ``message``.
         """
         with cls._guard(MigrationError, "verify", connection_string) as url:
+            cls._require_steps("verify", "_applied", "_history", "_is_initialised")
             path = cls._initialised_directory(directory, MigrationError)
             with _reading(cls._session_url(cls._require_url(url, MigrationError))) as session:
                 applied = cls._applied(path, session)
@@ -452,6 +466,15 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
                     f"databases (supported: {', '.join(sorted(cls.supported_databases))})"
                 )
             yield url
+
+    @classmethod
+    def _require_steps(cls, method: str, *steps: str) -> None:
+        missing = [s for s in steps if getattr(getattr(cls, s), "__isabstractmethod__", False)]
+        if missing:
+            raise MigrationError(
+                f"the {cls.migration_key} adapter does not offer {method} (it implements "
+                f"its public methods itself, without {', '.join(missing)})"
+            )
 
     @classmethod
     def _require_url(cls, url: DatabaseURL | None, error_type: type[MigrationError]) -> DatabaseURL:

@@ -170,8 +170,7 @@ async def connect_async(url: DatabaseURL | str, *, purpose: str = "") -> Any:
     url = DatabaseURL.parse(url)
     if url.backend == "postgresql" and url.driver == "asyncpg":
         asyncpg = _import("asyncpg", "asyncpg", url)
-        dsn, kwargs = _asyncpg_arguments(url, purpose)
-        return await _guarded_async(asyncpg.connect, url, dsn, **kwargs)
+        return await _guarded_async(asyncpg.connect, url, **_asyncpg_arguments(url, purpose))
     if url.backend == "sqlite" and url.driver == "aiosqlite":
         aiosqlite = _import("aiosqlite", "aiosqlite", url)
         target, uri = _sqlite_target(url, create=True)
@@ -270,14 +269,43 @@ def _open_sqlite(url: DatabaseURL, purpose: str, create: bool) -> Session:
 
 # libpq's connection parameters (psycopg, psycopg2 pass them through to libpq).
 _LIBPQ = frozenset(
-    {"sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "sslcrl", "sslcrldir",
-     "sslsni", "sslcompression", "ssl_min_protocol_version", "ssl_max_protocol_version",
-     "requiressl", "gssencmode", "gsslib", "krbsrvname", "channel_binding", "require_auth",
-     "options", "application_name", "fallback_application_name", "connect_timeout",
-     "client_encoding", "keepalives", "keepalives_idle", "keepalives_interval",
-     "keepalives_count", "tcp_user_timeout", "target_session_attrs", "load_balance_hosts",
-     "passfile", "service", "hostaddr", "replication"}
-)  # fmt: skip
+    [
+        "password",
+        "sslmode",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "sslpassword",
+        "sslcrl",
+        "sslcrldir",
+        "sslsni",
+        "sslcompression",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "requiressl",
+        "gssencmode",
+        "gsslib",
+        "krbsrvname",
+        "channel_binding",
+        "require_auth",
+        "options",
+        "application_name",
+        "fallback_application_name",
+        "connect_timeout",
+        "client_encoding",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+        "target_session_attrs",
+        "load_balance_hosts",
+        "passfile",
+        "service",
+        "hostaddr",
+        "replication",
+    ]
+)
 # asyncpg's spelling (SQLAlchemy's asyncpg dialect passes ?ssl= through) -> libpq's.
 _SSL_AS_SSLMODE = {"true": "require", "1": "require", "false": "disable", "0": "disable"}
 
@@ -326,14 +354,15 @@ def _libpq_arguments(url: DatabaseURL, purpose: str) -> dict[str, Any]:
 
 def _open_postgresql(url: DatabaseURL, purpose: str, create: bool) -> Session:
     driver = url.driver or "psycopg"
-    kwargs = _libpq_arguments(url, purpose)
+    # The arguments go straight into _guarded: a password in the query string must not
+    # sit in this frame either.
     if driver == "psycopg":
         psycopg = _import("psycopg", "'psycopg[binary]'", url)
-        conn = _guarded(psycopg.connect, url, autocommit=True, **kwargs)
+        conn = _guarded(psycopg.connect, url, autocommit=True, **_libpq_arguments(url, purpose))
         return Session(conn, family="postgresql", paramstyle="format", driver="psycopg")
     if driver == "psycopg2":
         psycopg2 = _import("psycopg2", "psycopg2-binary", url)
-        conn = _guarded(psycopg2.connect, url, **kwargs)
+        conn = _guarded(psycopg2.connect, url, **_libpq_arguments(url, purpose))
         conn.autocommit = True
         return Session(conn, family="postgresql", paramstyle="format", driver="psycopg2")
     if driver == "pg8000":
@@ -374,9 +403,9 @@ def _open_pg8000(url: DatabaseURL, purpose: str) -> Session:
     return Session(conn, family="postgresql", paramstyle="format", driver="pg8000")
 
 
-def _asyncpg_arguments(url: DatabaseURL, purpose: str) -> tuple[str, dict[str, Any]]:
-    """asyncpg's ``dsn`` and keyword arguments for ``url``: libpq's SSL parameters stay in
-    the DSN (asyncpg reads them there), ``options`` and ``application_name`` become
+def _asyncpg_arguments(url: DatabaseURL, purpose: str) -> dict[str, Any]:
+    """asyncpg's keyword arguments for ``url``: libpq's SSL parameters stay in the ``dsn``
+    (asyncpg reads them there), ``options`` and ``application_name`` become
     ``server_settings``, ``connect_timeout`` becomes ``timeout``."""
     query = _libpq_query(url)
     settings: dict[str, str] = {
@@ -388,7 +417,7 @@ def _asyncpg_arguments(url: DatabaseURL, purpose: str) -> tuple[str, dict[str, A
         if name:
             settings[name.strip()] = value.strip()
     timeout = float(query.pop("connect_timeout", CONNECT_TIMEOUT))
-    allowed = {"sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "sslcrl",
+    allowed = {"password", "sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "sslcrl",
                "ssl_min_protocol_version", "ssl_max_protocol_version", "target_session_attrs",
                "gsslib", "krbsrvname", "passfile"}  # fmt: skip
     unsupported = sorted(k for k in query if k not in allowed and not k.startswith("keepalives"))
@@ -398,7 +427,7 @@ def _asyncpg_arguments(url: DatabaseURL, purpose: str) -> tuple[str, dict[str, A
     plain = DatabaseURL(
         "postgresql", url.username, None, url.host, url.port, url.database, query
     ).render(hide_password=False)
-    return plain, {"timeout": timeout, "server_settings": settings}
+    return {"dsn": plain, "timeout": timeout, "server_settings": settings}
 
 
 # -- MySQL / MariaDB -----------------------------------------------------------
@@ -424,6 +453,9 @@ def _mysql_arguments(url: DatabaseURL, purpose: str) -> dict[str, Any]:
         "autocommit": True,
         "program_name": query.pop("program_name", application_name(purpose)),
     }
+    for key in ("read_timeout", "write_timeout"):
+        if key in query:
+            kwargs[key] = float(query.pop(key))
     ssl = {key[4:]: query.pop(key) for key in list(query) if key.startswith("ssl_")}
     if ssl:
         kwargs["ssl"] = ssl

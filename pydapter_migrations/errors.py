@@ -74,7 +74,10 @@ class MigrationNotFoundError(MigrationError):
 
 
 class MigrationLockError(MigrationError):
-    """The database's migration lock could not be taken within ``lock_timeout``."""
+    """The database's migration lock could not be taken within ``lock_timeout``, or a run
+    lost it while migrating (then ``lost`` is true and the run committed nothing more)."""
+
+    lost: bool = False
 
 
 class AdapterNotFoundError(MigrationError, LookupError):
@@ -139,7 +142,8 @@ def wrap_errors(
 ) -> Iterator[None]:
     """Turn any exception raised inside into ``error_type``, cause kept, secrets masked.
 
-    A :class:`MigrationError` passes through (gaining ``adapter`` if it had none).
+    A :class:`MigrationError` passes through (gaining ``adapter`` if it had none), but
+    the plain base class becomes ``error_type``, so every call raises its documented type.
     """
     try:
         yield
@@ -148,6 +152,10 @@ def wrap_errors(
         error.message = _mask(error.message, secrets)
         if error.adapter is None:
             error.adapter = adapter
+        if type(error) is MigrationError and error_type is not MigrationError:
+            raise error_type(
+                error.message, adapter=error.adapter, revision=error.revision
+            ) from error
         raise
     except Exception as error:
         scrub_secrets(error, secrets)

@@ -152,12 +152,14 @@ class MigrationLock:
             return False
 
     def lost(self, why: str) -> MigrationLockError:
-        """The error of a run whose lock is gone."""
-        return MigrationLockError(
+        """The error of a run whose lock is gone (its ``lost`` attribute is true)."""
+        error = MigrationLockError(
             f"lost the migration lock on {self.url} ({why}); another run may now hold it, "
             "so this run stopped without committing anything more",
             adapter=self.adapter,
         )
+        error.lost = True
+        return error
 
 
 @contextlib.contextmanager

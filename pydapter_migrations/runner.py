@@ -65,14 +65,17 @@ class RevisionEndedTransactionError(Exception):
     """A revision committed or rolled back the transaction it was running in."""
 
 
-def _ended(revision: str) -> RevisionEndedTransactionError:
-    return RevisionEndedTransactionError(
+def _ended(revision: str, failure: BaseException | None = None) -> RevisionEndedTransactionError:
+    message = (
         f"revision {revision} ended its own transaction (a COMMIT or ROLLBACK in the "
         "revision): what it ran before that is committed and cannot be rolled back, and "
         "the revision is not recorded as applied; check the database by hand. Work that "
         "cannot share a transaction runs the way the backend documents (Alembic: "
         "op.get_context().autocommit_block(); yoyo: a '-- transactional: false' revision)"
     )
+    if failure is not None:
+        message += f". It then failed: {describe(failure)}"
+    return RevisionEndedTransactionError(message)
 
 
 def error_type_of(operation: Operation) -> type[MigrationError]:
@@ -123,11 +126,7 @@ class MigrationRun:
         """
         session = session or self.session
         if not session.in_transaction():
-            failure = sys.exc_info()[1]
-            error = _ended(revision)
-            if failure is not None:
-                error.args = (f"{error.args[0]}. It then failed: {describe(failure)}",)
-            raise error
+            raise _ended(revision, sys.exc_info()[1])
         self.lock.fence(session)
 
     def revision_failed(self, revision: str, session: Session | None = None) -> None:
@@ -136,11 +135,12 @@ class MigrationRun:
         ended that transaction itself, so the rollback cannot undo all of it."""
         session = session or self.session
         if not session.in_transaction():
-            failure = sys.exc_info()[1]
-            error = _ended(revision)
-            if failure is not None:
-                error.args = (f"{error.args[0]}. It then failed: {describe(failure)}",)
-            raise error
+            raise _ended(revision, sys.exc_info()[1])
+
+    def ended_transaction(self, revision: str) -> RevisionEndedTransactionError:
+        """The error to raise when the backend found out itself that ``revision`` ended
+        its transaction (the failure it then had, if any, is the current exception)."""
+        return _ended(revision, sys.exc_info()[1])
 
     def revision_done(self, revision: str) -> None:
         """``revision`` committed: fire ``after_revision``."""

@@ -74,6 +74,9 @@ def test_the_original_docs_custom_adapter_works_as_written() -> None:
     assert adapter.get_migration_history()[0]["revision"] == "0001"
     assert calls == [("init", "migrations"), ("create", "m"), ("upgrade", "head"),
                      ("downgrade", "base")]  # fmt: skip
+    # Methods added since, which it does not implement, say so.
+    with pytest.raises(MigrationError, match="does not offer verify"):
+        adapter.verify(directory="migrations", connection_string="sqlite://")
 
 
 class _FailingInit(ReferenceAdapter):

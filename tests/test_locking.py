@@ -121,3 +121,22 @@ def test_the_lock_is_held_by_its_session_and_taken_on_a_given_one(
     # SQLite's lock is a file: no connection, so no database file is created for it.
     with database_lock("sqlite://", timeout=0) as lock:
         assert lock.session is None
+
+
+def test_a_symlinked_path_is_the_same_database(tmp_path: os.PathLike[str]) -> None:
+    from pathlib import Path
+
+    data, link = Path(tmp_path) / "data", Path(tmp_path) / "link"
+    data.mkdir()
+    link.mkdir()
+    (link / "app.db").symlink_to(data / "app.db")  # dangling until the database exists
+    real, linked = f"sqlite:///{data / 'app.db'}", f"sqlite:///{link / 'app.db'}"
+    for first, second in ((real, linked), (linked, real)):
+        with (
+            database_lock(first, timeout=1),
+            pytest.raises(MigrationLockError),
+            database_lock(second, timeout=0.2),
+        ):
+            pass
+    assert [p.name for p in data.iterdir()] == ["app.db.migration-lock"]
+    assert [p.name for p in link.iterdir()] == ["app.db"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,25 @@ def test_ruff_format() -> None:
 def test_mypy_strict() -> None:
     _require("mypy")
     _run("mypy", "--strict", *[p for p in PACKAGES if (ROOT / p).exists()])
+
+
+_DRIVER_CONNECT = re.compile(
+    r"(?<!`)\b(?:sqlite3|psycopg2?|pg8000(?:\.dbapi)?|pymysql|MySQLdb|asyncpg|aiosqlite|aiomysql|asyncmy)"
+    r"\.connect\b"
+)
+
+
+def test_one_module_opens_every_database_connection() -> None:
+    """Only pydapter_migrations/connections.py calls a driver's connect: every connection
+    gets the same session settings and the same care for the password."""
+    home = ROOT / "pydapter_migrations" / "connections.py"
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+        if path != home
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if _DRIVER_CONNECT.search(line)
+    ]
+    assert offenders == []
+    assert _DRIVER_CONNECT.search(home.read_text())

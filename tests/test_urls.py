@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from pydapter_migrations.urls import DatabaseURL, InvalidURLError, mask_secrets
@@ -80,3 +83,65 @@ def test_url_secrets_finds_the_password_even_when_the_url_does_not_parse() -> No
     assert url_secrets("postgresql://app:p@ss:w/rd%@db:notaport/x") == ("p@ss:w/rd%",)
     assert url_secrets("sqlite:///app.db") == ()
     assert url_secrets("nonsense") == ()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://app@h/db?password=s3cr3t&sslmode=require",
+        "postgresql://app@h/db?sslpassword=s3cr3t",
+        "mysql+pymysql://app@h/db?api_token=s3cr3t",
+    ],
+)
+def test_secrets_in_the_query_string_are_masked(url: str) -> None:
+    parsed = DatabaseURL.parse(url)
+    assert "s3cr3t" in parsed.secrets()
+    for text in (str(parsed), repr(parsed), parsed.render()):
+        assert "s3cr3t" not in text
+    assert "s3cr3t" in parsed.render(hide_password=False)
+    assert "s3cr3t" not in repr(parsed.secrets())
+    from pydapter_migrations.urls import url_secrets
+
+    assert "s3cr3t" in url_secrets(url.replace("@h/", "@h:notaport/"))  # even unparsed
+
+
+def test_an_unencoded_at_sign_in_the_password_is_refused_showing_none_of_it() -> None:
+    with pytest.raises(InvalidURLError) as info:
+        DatabaseURL.parse("postgresql://app:SECRET@TAIL@127.0.0.1/db")
+    assert "SECRET" not in str(info.value) and "TAIL" not in str(info.value)
+    assert "%40" in str(info.value)
+    # A user name with '@' (e-mail style) is fine.
+    assert DatabaseURL.parse("postgresql://me%40corp:pw@h/db").username == "me@corp"
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        (b"sqlite:///x.db", "bytes"),
+        (42, "text"),
+        ("sqlite+nosuchdriver:///x.db", "nosuchdriver"),
+        ("postgresql+psycopg3://u@h/db", "psycopg3"),
+        ("sqlite:///data/a?b.db", "%3F"),
+    ],
+)
+def test_what_no_driver_could_mean_is_refused(bad: object, says: str) -> None:
+    with pytest.raises(InvalidURLError, match=re.escape(says)):
+        DatabaseURL.parse(bad)  # type: ignore[arg-type]
+    assert DatabaseURL.parse("sqlite:///data/a%3Fb.db").sqlite_path == Path("data/a?b.db")
+
+
+@pytest.mark.parametrize(
+    ("url", "family", "sync", "asynchronous"),
+    [
+        ("mysql://u@h/db", "mysql", "mysql+pymysql", "mysql+aiomysql"),
+        ("mariadb+pymysql://u@h/db", "mysql", "mariadb+pymysql", "mariadb+aiomysql"),
+        ("mysql+asyncmy://u@h/db", "mysql", "mysql+pymysql", "mysql+asyncmy"),
+        ("postgresql+pg8000://u@h/db", "postgresql", "postgresql+pg8000", "postgresql+asyncpg"),
+        ("postgresql+psycopg2://u@h/db", "postgresql", "postgresql+psycopg2", "postgresql+asyncpg"),
+    ],
+)
+def test_families_and_twins(url: str, family: str, sync: str, asynchronous: str) -> None:
+    parsed = DatabaseURL.parse(url)
+    assert parsed.backend == family
+    assert parsed.sync().drivername == sync
+    assert parsed.asynchronous().drivername == asynchronous

@@ -25,6 +25,7 @@ class Group(click.Group):
     """Turns errors into one masked line on stderr and the documented exit status."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        _route_library_output(ctx.ensure_object(State))
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
@@ -37,6 +38,41 @@ class Group(click.Group):
             if isinstance(error, ConfigError):
                 _fail(ctx, error, 2)
             _fail(ctx, error, 1, unexpected=True)
+
+
+def _route_library_output(state: State) -> None:
+    """Keep what libraries log or warn (SQLAlchemy's pool tracebacks, ``UserWarning``s) off
+    the terminal, where a failure is one line; ``--verbose`` shows it, secrets masked."""
+    import logging
+
+    logging.captureWarnings(True)
+    root = logging.getLogger()
+    if state.verbose:
+        handler: logging.Handler = logging.StreamHandler()
+        handler.setLevel(logging.WARNING)
+        handler.addFilter(_Masking(state))
+    else:
+        # Without a handler, Python prints warnings and errors to stderr itself.
+        handler = logging.NullHandler()
+    root.addHandler(handler)
+
+
+class _Masking:
+    """A logging filter that masks the command's secrets in each record's message."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    def filter(self, record: Any) -> bool:
+        record.msg = self._state.mask(record.getMessage())
+        record.args = ()
+        if record.exc_info:
+            import traceback
+
+            text = "".join(traceback.format_exception(*record.exc_info))
+            record.msg = f"{record.msg}\n{self._state.mask(text.rstrip())}"
+            record.exc_info = None
+        return True
 
 
 # What to do next, for errors whose message names only the problem.
@@ -59,10 +95,13 @@ def _fail(
     text = str(error).strip()
     # One line: multi-line driver messages are joined rather than cut.
     message = " ".join(line.strip() for line in text.splitlines()) or type(error).__name__
-    for error_type, hint in _HINTS:
-        if isinstance(error, error_type):
-            message = f"{message} ({hint})"
-            break
+    if getattr(error, "lost", False):
+        message = f"{message} (run the command again to finish the migration)"
+    else:
+        for error_type, hint in _HINTS:
+            if isinstance(error, error_type):
+                message = f"{message} ({hint})"
+                break
     if unexpected:
         message = f"unexpected {type(error).__name__}: {message}"
         if not state.verbose:

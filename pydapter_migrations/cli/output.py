@@ -175,7 +175,10 @@ def render_status(status: Mapping[str, Any], entries: Sequence[Mapping[str, Any]
     click.echo(f"database:  {status['database']}")
     click.echo(f"current:   {current or '(nothing applied)'}")
     click.echo(f"head:      {head or '(no revisions)'}")
-    if entries:
+    problems = status.get("problems") or []
+    # With the database ahead of the directory, which of its revisions are applied is
+    # not known here: only the problems are true.
+    if entries and not problems:
         from rich import box
         from rich.table import Table
 
@@ -197,7 +200,6 @@ def render_status(status: Mapping[str, Any], entries: Sequence[Mapping[str, Any]
                 state + (f" ({', '.join(marks)})" if marks else ""),
             )
         _console().print(table)
-    problems = status.get("problems") or []
     for problem in problems:
         click.echo(f"problem: {problem['message']}")
     if problems:

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from .postgres import _free_port
 
@@ -242,7 +242,7 @@ class MariaDBServer:
                 )
             try:
                 # A read timeout too: a stranger on our port may accept and never greet.
-                self._connect(connect_timeout=2, read_timeout=2).close()
+                self._connect(connect_timeout="2", read_timeout="2").close()
                 return
             except pymysql.err.OperationalError as exc:
                 if exc.args and exc.args[0] == _ER_ACCESS_DENIED:
@@ -270,17 +270,12 @@ class MariaDBServer:
 
     # -- databases ---------------------------------------------------------
 
-    def _connect(self, database: str | None = None, **kwargs: Any) -> Any:
-        import pymysql
+    def _connect(self, **query: str) -> Any:
+        """A PyMySQL connection to the server, opened like every connection of the project."""
+        from ..connections import connect
 
-        return pymysql.connect(
-            host="127.0.0.1",
-            port=self.port,
-            user=self.user,
-            password=self.password,
-            database=database,
-            **kwargs,
-        )
+        url = self.url("") + ("?" + urlencode(query) if query else "")
+        return connect(url, purpose="test server").connection
 
     def url(self, database: str, driver: str = "mysql+pymysql") -> str:
         """A URL with the password, e.g. ``mysql+pymysql://pydapter:...@127.0.0.1:3307/db``."""

@@ -158,16 +158,9 @@ class PostgresServer:
 
     def create_database(self, name: str | None = None) -> str:
         """Create a fresh database; return its name."""
-        import psycopg
+        from ..connections import connect
 
         name = name or f"t_{secrets.token_hex(6)}"
-        with psycopg.connect(
-            host="127.0.0.1",
-            port=self.port,
-            user=self.user,
-            password=self.password,
-            dbname="postgres",
-            autocommit=True,
-        ) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+        with connect(self.url("postgres"), purpose="test server") as session:
+            session.execute(f'CREATE DATABASE "{name}"')
         return name

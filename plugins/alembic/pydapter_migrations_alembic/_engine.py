@@ -11,7 +11,9 @@ import argparse
 import contextlib
 import io
 import os
+import re
 import threading
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.resources import files
@@ -29,6 +31,7 @@ from pydapter_migrations.backend import (
     DatabaseURL,
     MigrationCreationError,
     MigrationDowngradeError,
+    MigrationError,
     MigrationNotFoundError,
     MigrationRun,
     MigrationUpgradeError,
@@ -126,7 +129,7 @@ def _graph(directory: Path) -> tuple[RevisionGraph, ScriptDirectory]:
     unsure = graph_cache.racy(stats, scanned)
     before = graph_cache.digests(directory, unsure)
     script = _load_script(directory)
-    graph = RevisionGraph.from_script(script)
+    graph = _checked_graph(script)
     # Cached only if nothing moved while Alembic read the files.
     if (
         graph_cache.fingerprint(directory) == stats
@@ -136,14 +139,49 @@ def _graph(directory: Path) -> tuple[RevisionGraph, ScriptDirectory]:
     return graph, script
 
 
+# "Revision X referenced from X -> Y (head), message is not present"
+_MISSING_PARENT = re.compile(r"Revision (\S+) referenced from (?:\S+ -> )?(\S+)")
+
+
+def _checked_graph(script: ScriptDirectory) -> RevisionGraph:
+    """The graph of ``script``; a revision naming a parent no file defines is refused with
+    both named (Alembic only warns, then fails on a bare ``KeyError``)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            graph = RevisionGraph.from_script(script)
+        except KeyError as error:
+            missing = [
+                match.groups()
+                for warning in caught
+                if (match := _MISSING_PARENT.search(str(warning.message)))
+            ]
+            if not missing:
+                raise
+            parent, child = missing[0]
+            raise MigrationError(
+                f"revision {child} names {parent} as its down_revision (or in depends_on), "
+                "but no file of this directory defines it; fix that revision's "
+                "down_revision",
+                revision=child,
+            ) from error
+    return graph
+
+
 @contextlib.contextmanager
-def _revision_errors() -> Iterator[None]:
+def _revision_errors(target: str) -> Iterator[None]:
     """An unknown revision is :class:`MigrationNotFoundError`."""
     try:
         yield
     except ResolutionError as exc:
         raise MigrationNotFoundError(
             f"revision {exc.argument!r} not found: {exc}", revision=str(exc.argument)
+        ) from exc
+    except (AssertionError, ValueError) as exc:
+        # Alembic asserts on some malformed targets ("@"): still a revision it cannot find.
+        raise MigrationNotFoundError(
+            f"no revision matches {target!r} (Alembic: {str(exc) or type(exc).__name__})",
+            revision=target,
         ) from exc
 
 
@@ -167,7 +205,7 @@ def plan(
             MigrationDowngradeError if operation == Operation.DOWNGRADE else MigrationUpgradeError
         )
         raise error(ahead_of_directory(unknown[0]), revision=unknown[0])
-    with _revision_errors():
+    with _revision_errors(target):
         revisions = graph.plan(operation, target, heads)
     return revisions, _PlanState(script)
 
@@ -203,9 +241,9 @@ def render_sql(directory: Path, session: Session, operation: Operation, target: 
     buffer = io.StringIO()
     with ALEMBIC_GUARD:
         script = _load_script(directory)
-        with _revision_errors():
+        with _revision_errors(target):
             # Validates the target first, as the online run would.
-            RevisionGraph.from_script(script).plan(operation, target, heads)
+            _checked_graph(script).plan(operation, target, heads)
         url = DatabaseURL.parse(f"{session.family}://")
         config = _config(directory, RunOptions(url=url), output_buffer=buffer)
 

@@ -768,3 +768,35 @@ def test_branches_and_a_merge(tmp_path: Path, sqlite_url: str) -> None:
     }
     AlembicAdapter.upgrade(directory=directory, connection_string=sqlite_url)
     assert "joined" in KitDatabase(DatabaseURL.parse(sqlite_url)).tables()
+
+
+@pytest.mark.parametrize("target", ["@", "head@", "x@y", "+", ":"])
+def test_malformed_targets_are_not_found(tmp_path: Path, sqlite_url: str, target: str) -> None:
+    directory = tmp_path / "migrations"
+    AlembicAdapter.init_migrations(directory)
+    AlembicAdapter.create_migration("one", directory=directory)
+    with pytest.raises(MigrationNotFoundError) as info:
+        AlembicAdapter.upgrade(target, directory=directory, connection_string=sqlite_url)
+    assert info.value.revision is not None
+    assert not Path(sqlite_url.removeprefix("sqlite:///")).exists() or (
+        AlembicAdapter.get_current_revision(directory=directory, connection_string=sqlite_url)
+        is None
+    )
+
+
+def test_a_missing_down_revision_is_named(tmp_path: Path, sqlite_url: str) -> None:
+    directory = tmp_path / "migrations"
+    AlembicAdapter.init_migrations(directory)
+    first = AlembicAdapter.create_migration("one", directory=directory)
+    second = AlembicAdapter.create_migration("two", directory=directory)
+    path = revision_file(directory, second)
+    path.write_text(path.read_text().replace(repr(first), "'ffffffffffff'"))
+    kw: dict[str, Any] = {"directory": directory, "connection_string": sqlite_url}
+    for call, error in (
+        (lambda: AlembicAdapter.upgrade(**kw), MigrationUpgradeError),
+        (lambda: AlembicAdapter.get_migration_history(**kw), MigrationError),
+    ):
+        with pytest.raises(error) as info:
+            call()
+        assert "ffffffffffff" in str(info.value) and second in str(info.value)
+        assert "KeyError" not in str(info.value)

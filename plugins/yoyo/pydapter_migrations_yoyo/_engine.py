@@ -330,11 +330,19 @@ def run(backend: DatabaseBackend, steps: Sequence[Step], migration_run: Migratio
         migration = step.migration
         if migration.use_transactions:
             with backend.transaction():
+                # yoyo's Python steps get the connection and may end the transaction; the
+                # driver cannot always tell (SQLite opens a new one at yoyo's next
+                # savepoint), but this savepoint is gone once it has ended.
+                backend.savepoint(_MARK)
                 try:
                     _process(migration, backend, step.direction)
                 except Exception:
+                    if not _marked(backend, backend.savepoint_rollback):
+                        raise migration_run.ended_transaction(migration.id) from None
                     migration_run.revision_failed(migration.id)
                     raise
+                if not _marked(backend, backend.savepoint_release):
+                    raise migration_run.ended_transaction(migration.id)
                 migration_run.before_commit(migration.id)
                 record(migration, step.direction)
         else:
@@ -345,6 +353,19 @@ def run(backend: DatabaseBackend, steps: Sequence[Step], migration_run: Migratio
                 migration_run.before_commit(migration.id)
                 record(migration, step.direction)
         migration_run.revision_done(migration.id)
+
+
+_MARK = "pydapter_revision"
+
+
+def _marked(backend: DatabaseBackend, end_savepoint: Callable[[str], Any]) -> bool:
+    """End the revision's savepoint (release or roll back to it); ``False`` when it is
+    gone because the transaction it belonged to has ended."""
+    try:
+        end_savepoint(_MARK)
+    except backend.DatabaseError:
+        return False
+    return True
 
 
 def _process(migration: Migration, backend: DatabaseBackend, direction: str) -> None:

@@ -393,3 +393,49 @@ def test_plain_yoyo_command_reads_the_environment(tmp_path: Path, sqlite_url: st
     ).stdout  # fmt: skip
     assert re.search(rf"^A\s+{r1}\s", out, re.MULTILINE), out
     assert re.search(rf"^U\s+{r2}\s", out, re.MULTILINE), out
+
+
+def test_the_error_that_stopped_a_step_is_reported_not_its_savepoint(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    # A Python step that ends the transaction makes yoyo's savepoint rollback fail with
+    # "no such savepoint", which used to hide the real error.
+    directory = tmp_path / "migrations"
+    YoyoAdapter.init_migrations(directory)
+    revision = YoyoAdapter.create_migration("python steps", directory=directory)
+    for suffix in (".sql", ".rollback.sql"):
+        (directory / "versions" / f"{revision}{suffix}").unlink()
+    (directory / "versions" / f"{revision}.py").write_text(
+        "from yoyo import step\n\n"
+        "steps = [\n"
+        "    step('CREATE TABLE a1 (id integer)'),\n"
+        "    step(lambda conn: conn.cursor().execute('COMMIT')),\n"
+        "    step('INSERT INTO nowhere VALUES (1)'),\n"
+        "]\n"
+    )
+    with pytest.raises(MigrationUpgradeError) as info:
+        YoyoAdapter.upgrade(directory=directory, connection_string=sqlite_url)
+    message = str(info.value)
+    assert "no such table: nowhere" in message and "savepoint" not in message
+    assert "ended its own transaction" in message and info.value.revision == revision
+    assert (
+        YoyoAdapter.get_current_revision(directory=directory, connection_string=sqlite_url) is None
+    )
+
+
+def test_a_transactional_sql_revision_that_commits_is_refused_before_running(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    directory = tmp_path / "migrations"
+    YoyoAdapter.init_migrations(directory)
+    revision = YoyoAdapter.create_migration("commits", directory=directory)
+    write_revision(
+        directory,
+        revision,
+        ["CREATE TABLE a1 (id integer)", "COMMIT", "CREATE TABLE a2 (id integer)"],
+        [],
+    )
+    with pytest.raises(MigrationUpgradeError, match="COMMIT") as info:
+        YoyoAdapter.upgrade(directory=directory, connection_string=sqlite_url)
+    assert info.value.revision == revision and "transactional: false" in str(info.value)
+    assert tables(sqlite_url) == set()  # nothing ran

@@ -159,7 +159,7 @@ class InputsSuite(SuiteBase):
         self.downgrade(directory, url + "?ssl=disable", "base")  # asyncpg's spelling
         assert db.kit_tables() == set()
         # Requiring TLS from the URL reaches the driver (the test server has none).
-        with pytest.raises(MigrationUpgradeError, match="(?i)ssl"):
+        with pytest.raises(MigrationUpgradeError, match=r"(?i)ssl"):
             self.upgrade(directory, url + "?sslmode=require")
         with pytest.raises(MigrationUpgradeError, match=r"no_such_parameter"):
             self.upgrade(directory, url + "?no_such_parameter=1")
