@@ -137,6 +137,33 @@ def test_third_party_adapter_found_by_key_with_hooks(third_party: None, tmp_path
     assert {e["key"] for e in events} == {"acme"}
 
 
+def test_a_hook_plugin_can_be_blocked_by_name(third_party: None) -> None:
+    seen = run_python(
+        """
+        import json, sys
+        import pydapter_migrations as m
+        from pydapter_migrations.registry import default_registry
+        m.available_adapters()
+        names = [n for n, p in default_registry().plugin_manager.list_name_plugin() if p]
+        print(json.dumps({"loaded": "acme_migrations.events" in sys.modules, "names": names}))
+        """,
+        PYDAPTER_MIGRATIONS_BLOCK_PLUGINS="other, acme_events",
+    )
+    assert seen == {"loaded": False, "names": []}
+    unblocked = run_python(
+        """
+        import json
+        from pydapter_migrations.registry import Registry
+        registry = Registry()
+        before = [n for n, p in registry.plugin_manager.list_name_plugin() if p]
+        registry.block_plugin("acme_events")
+        after = [n for n, p in registry.plugin_manager.list_name_plugin() if p]
+        print(json.dumps([before, after]))
+        """
+    )
+    assert unblocked == [["pydapter_migrations:acme_events"], []]
+
+
 def test_broken_plugin_breaks_only_its_own_key(third_party: None) -> None:
     result = run_python(
         """
