@@ -4,7 +4,6 @@ SQLite and PostgreSQL, run as a subprocess."""
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -27,28 +26,14 @@ def _skip_unless_installed(key: str) -> None:
 def write_revision(
     key: str, directory: Path, revision: str, up: str | list[str], down: str | list[str]
 ) -> None:
-    """Make ``revision`` run the statements ``up`` on upgrade and ``down`` on downgrade."""
-    ups = [up] if isinstance(up, str) else up
-    downs = [down] if isinstance(down, str) else down
-    versions = directory / "versions"
+    """Make ``revision`` run the statements ``up`` on upgrade and ``down`` on downgrade,
+    with the backend plugin's own writer."""
     if key.endswith("yoyo"):
-        with (versions / f"{revision}.sql").open("a") as f:
-            f.write("".join(f"{sql};\n" for sql in ups))
-        with (versions / f"{revision}.rollback.sql").open("a") as f:
-            f.write("".join(f"{sql};\n" for sql in downs))
-        return
-    [path] = [p for p in versions.glob("*.py") if f"revision: str = '{revision}'" in p.read_text()]
-    text = path.read_text()
-    for name, statements in (("upgrade", ups), ("downgrade", downs)):
-        body = "".join(f"    op.execute({sql!r})\n" for sql in statements)
-        text, count = re.subn(
-            rf"def {name}\(\) -> None:\n(    .*\n)+",
-            lambda _, name=name, body=body: f"def {name}() -> None:\n{body}",
-            text,
-            count=1,
-        )
-        assert count == 1, text
-    path.write_text(text)
+        from pydapter_migrations_yoyo.testing import write_revision as write
+    else:
+        from pydapter_migrations_alembic.testing import write_revision as write
+    write(directory, revision, [up] if isinstance(up, str) else up,
+          [down] if isinstance(down, str) else down)  # fmt: skip
 
 
 def _url_for(key: str, url: str) -> str:

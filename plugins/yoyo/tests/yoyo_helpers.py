@@ -1,30 +1,13 @@
-"""Shared helpers of the yoyo plugin's tests."""
+"""Shared helpers of the yoyo plugin's tests (``write_revision`` is the plugin's own)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
+
+from pydapter_migrations_yoyo.testing import write_revision
 
 from pydapter_migrations.testing import KitDatabase
 from pydapter_migrations.urls import DatabaseURL
-
-
-def write_revision(
-    directory: Path, revision: str, upgrade: list[str], downgrade: list[str]
-) -> None:
-    """Give ``revision`` these upgrade and downgrade statements, keeping its header lines."""
-    versions = Path(directory) / "versions"
-    path = versions / f"{revision}.sql"
-    header = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("--"):
-            break
-        if line.startswith(("-- message:", "-- depends:")):
-            header.append(line)
-    body = [f"{statement};" for statement in upgrade]
-    path.write_text("\n".join([*header, "", *body]) + "\n", encoding="utf-8")
-    rollback = versions / f"{revision}.rollback.sql"
-    rollback.write_text("".join(f"{statement};\n" for statement in downgrade), encoding="utf-8")
 
 
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
@@ -35,3 +18,6 @@ def query(url: str, sql: str) -> list[tuple[Any, ...]]:
 def tables(url: str) -> set[str]:
     """The tables of the database at ``url``."""
     return KitDatabase(DatabaseURL.parse(url)).tables()
+
+
+__all__ = ["query", "tables", "write_revision"]
