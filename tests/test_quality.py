@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import re
 import subprocess
@@ -69,3 +70,84 @@ def test_one_module_opens_every_database_connection() -> None:
     ]
     assert offenders == []
     assert _DRIVER_CONNECT.search(home.read_text())
+
+
+def _imports(path: Path) -> list[tuple[str, int]]:
+    """The modules ``path`` imports (absolute, or relative resolved to its package), with
+    their line numbers; imports under ``if TYPE_CHECKING:`` count too."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = ".".join(path.relative_to(_package_root(path)).with_suffix("").parts[:-1])
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            found.append((base, node.lineno))
+            found += [(f"{base}.{alias.name}", node.lineno) for alias in node.names]
+    return found
+
+
+def _package_root(path: Path) -> Path:
+    while (path.parent / "__init__.py").exists():
+        path = path.parent
+    return path.parent
+
+
+def test_plugins_import_only_the_backend_interface_of_the_core() -> None:
+    """A backend is written against ``pydapter_migrations.backend`` alone, the interface
+    the project keeps stable for third parties."""
+    offenders = []
+    for plugin in (ROOT / "plugins").glob("*/pydapter_migrations_*"):
+        for path in plugin.rglob("*.py"):
+            for module, line in _imports(path):
+                head = module.split(".")
+                if (
+                    head[0] == "pydapter_migrations"
+                    and module not in ("pydapter_migrations.backend",)
+                    and not module.startswith("pydapter_migrations.backend.")
+                ):
+                    offenders.append(f"{path.relative_to(ROOT)}:{line} {module}")
+    assert offenders == []
+
+
+def test_the_core_has_no_import_cycles() -> None:
+    core = ROOT / "pydapter_migrations"
+    graph: dict[str, set[str]] = {}
+    for path in core.rglob("*.py"):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        graph[name] = set()
+        for module, _ in _imports(path):
+            # "from .x import name" names either a module or an attribute: keep modules.
+            while module and module not in graph and f"{module}.__init__" not in graph:
+                if (ROOT / Path(*module.split("."))).with_suffix(".py").exists() or (
+                    ROOT / Path(*module.split(".")) / "__init__.py"
+                ).exists():
+                    break
+                module = module.rpartition(".")[0]
+            if module.startswith("pydapter_migrations") and module != name:
+                graph[name].add(module)
+    cycles = []
+    for start in graph:
+        stack, seen = [(start, (start,))], set()
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph.get(node, ()):
+                if nxt == start and len(path) > 1 and not _is_package_of(path):
+                    cycles.append(" -> ".join([*path, nxt]))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, (*path, nxt)))
+    assert cycles == []
+
+
+def _is_package_of(path: tuple[str, ...]) -> bool:
+    # A package importing its own submodules, which import names from the package's
+    # siblings, is how a package is built, not a cycle between modules.
+    return any(b.startswith(a + ".") or a.startswith(b + ".") for a, b in itertools.pairwise(path))

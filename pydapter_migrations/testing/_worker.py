@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import MigrationError, hookimpl, register_plugin
+from .. import MigrationError, hookimpl
 from ..events import MigrationEvent
 
 
@@ -43,10 +43,11 @@ def main(spec: dict[str, Any]) -> int:
     adapter: Any = importlib.import_module(module_name)
     for part in qualname.split("."):
         adapter = getattr(adapter, part)
+    kwargs = dict(spec.get("kwargs", {}))
     if spec.get("hold"):
-        register_plugin(_Hold(Path(spec["hold"])))
+        kwargs["observers"] = [_Hold(Path(spec["hold"]))]
     try:
-        result = getattr(adapter, spec["method"])(*spec.get("args", ()), **spec.get("kwargs", {}))
+        result = getattr(adapter, spec["method"])(*spec.get("args", ()), **kwargs)
         if inspect.isawaitable(result):
             result = asyncio.run(_await(result))
     except MigrationError as exc:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from ... import MigrationEvent, hookimpl, register_plugin, unregister_plugin
+from ... import MigrationEvent, hookimpl
 from ...urls import DatabaseURL
 from ..requirements import Requirements, required
 from ._database import KitDatabase
@@ -140,10 +140,12 @@ class SuiteBase:
 
     @pytest.fixture
     def recorder(self) -> Iterator[Recorder]:
+        """A recorder that observes every upgrade and downgrade of the test (passed to each
+        run as an observer, not registered for the whole process)."""
         recorder = Recorder()
-        register_plugin(recorder)
+        self._observers = (recorder,)
         yield recorder
-        unregister_plugin(recorder)
+        self._observers = ()
 
     # -- calling the adapter the same way whether it is sync or async ------------
 
@@ -179,10 +181,17 @@ class SuiteBase:
             revisions.append(self.new(directory, url, f"revision {i}", up, down))
         return revisions
 
+    #: The test's observers of every run (the recorder fixture sets them per test instance).
+    _observers: tuple[object, ...] = ()
+
     def upgrade(self, directory: Path, url: str, target: str = "head", **kw: Any) -> Any:
+        if self._observers and not kw.get("sql"):
+            kw.setdefault("observers", self._observers)
         return self.call("upgrade", target, directory=str(directory), connection_string=url, **kw)
 
     def downgrade(self, directory: Path, url: str, target: str, **kw: Any) -> Any:
+        if self._observers and not kw.get("sql"):
+            kw.setdefault("observers", self._observers)
         return self.call("downgrade", target, directory=str(directory), connection_string=url, **kw)
 
     def current(self, directory: Path, url: str) -> str | None:
