@@ -151,3 +151,51 @@ def _is_package_of(path: tuple[str, ...]) -> bool:
     # A package importing its own submodules, which import names from the package's
     # siblings, is how a package is built, not a cycle between modules.
     return any(b.startswith(a + ".") or a.startswith(b + ".") for a, b in itertools.pairwise(path))
+
+
+def test_engine_private_names_are_used_only_in_each_plugins_compat_module() -> None:
+    """A private attribute (``x._name``) read or set outside ``_compat.py`` must be one the
+    plugin defines itself: an engine's private names live in ``_compat`` alone."""
+    import ast
+
+    offenders = []
+    for plugin in (ROOT / "plugins").glob("*/pydapter_migrations_*"):
+        sources = {
+            path: ast.parse(path.read_text(encoding="utf-8")) for path in plugin.rglob("*.py")
+        }
+        own: set[str] = set()
+        for tree in sources.values():
+            for node in ast.walk(tree):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                    own.add(node.name)
+                elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    own.add(node.id)
+                elif (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.ctx, ast.Store)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id in ("self", "cls")
+                ):
+                    own.add(node.attr)
+                elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                    own.add(node.target.id)
+                elif isinstance(node, ast.alias):
+                    own.add((node.asname or node.name).split(".")[-1])
+        for path, tree in sources.items():
+            if path.name == "_compat.py":
+                continue
+            for node in ast.walk(tree):
+                name = None
+                if isinstance(node, ast.Attribute):
+                    name = node.attr
+                elif (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id in ("getattr", "setattr", "hasattr")
+                    and len(node.args) > 1
+                    and isinstance(node.args[1], ast.Constant)
+                ):
+                    name = str(node.args[1].value)
+                if name and name.startswith("_") and not name.startswith("__") and name not in own:
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+    assert offenders == []

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from pydapter_migrations.errors import MigrationError
+from pydapter_migrations.backend import MigrationError
 
 __all__ = [
     "ModelsRef",

@@ -17,22 +17,19 @@ imports yoyo. Five things differ from calling yoyo's own API:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import getpass
 import glob
 import logging
 import socket
-import threading
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from yoyo import internalmigrations, read_migrations
-from yoyo import migrations as yoyo_migrations
 from yoyo.backends.base import DatabaseBackend
 from yoyo.backends.core import (
     MySQLBackend,
@@ -60,16 +57,10 @@ from pydapter_migrations.backend import (
     find_transaction_control,
 )
 
-from . import _files
+from . import _compat, _files
+from ._compat import SqlFile
 
 logger = logging.getLogger("pydapter_migrations.yoyo")
-
-# yoyo.migrations.Migration keeps every migration it ever built in this class attribute.
-_REGISTRY_ATTRIBUTE = "_Migration__all_migrations"
-_registry_lock = threading.Lock()
-# What yoyo.migrations.read_sql_migration returns: directives, leading comment, statements.
-_SqlFile = tuple[dict[str, str], str, list[str]]
-_read_sql_migration: Callable[[str], _SqlFile] = yoyo_migrations.read_sql_migration
 
 
 # -- connecting -------------------------------------------------------------
@@ -114,7 +105,7 @@ def ensure_internal_schema(backend: DatabaseBackend) -> None:
     """
     if internalmigrations.needs_upgrading(backend):
         internalmigrations.upgrade(backend)
-    backend._internal_schema_updated = True
+    _compat.mark_internal_schema_current(backend)
 
 
 def applied_ids(backend: DatabaseBackend) -> set[str]:
@@ -168,7 +159,7 @@ def load(directory: Path) -> list[Migration]:
     and only for the direction it runs. Python revisions are loaded whole, as yoyo does.
     """
     versions = _files.versions_dir(directory)
-    with _loading((), _header_only):
+    with _compat.loading((), _header_only):
         # read_migrations globs its argument: a path holding [ * ? must be escaped.
         migrations = read_migrations(glob.escape(str(versions)))
         for migration in migrations:
@@ -203,16 +194,15 @@ def plan_steps(
     by_id = {migration.id: migration for migration in migrations}
     wanted = [by_id[revision] for revision in revisions]
     both = {m.path for m in wanted if compensating or not m.use_transactions}
-    with _loading(migrations, functools.partial(_read_for, direction, both)):
+    with _compat.loading(migrations, functools.partial(_read_for, direction, both)):
         for migration in wanted:
             if migration.is_raw_sql():
-                migration.steps = None  # Migration.load() returns early once it has steps
-                migration.load()
+                _compat.reload_steps(migration)
                 if migration.use_transactions:
                     _refuse_transaction_control(migration, direction)
     for migration in wanted:
         for step in _plain_steps(migration.steps):
-            step._execute = functools.partial(MigrationStep._execute, step, out=_SINK)
+            _compat.send_rows_to(step, _SINK)
     return [Step(migration, direction) for migration in wanted]
 
 
@@ -234,34 +224,7 @@ def _refuse_transaction_control(migration: Migration, direction: str) -> None:
     )
 
 
-@contextlib.contextmanager
-def _loading(
-    migrations: Iterable[Migration], read_sql: Callable[[str], _SqlFile]
-) -> Iterator[None]:
-    """Load revisions with yoyo's id registry holding only ``migrations`` (so ``-- depends:``
-    resolves inside one directory) and its SQL file reader replaced by ``read_sql``, for
-    this thread only; both are restored afterwards."""
-    real_read = yoyo_migrations.read_sql_migration
-    owner = threading.get_ident()
-
-    def read(path: str) -> _SqlFile:
-        return read_sql(path) if threading.get_ident() == owner else real_read(path)
-
-    with _registry_lock:
-        registry: dict[str, Migration] = getattr(Migration, _REGISTRY_ATTRIBUTE)
-        saved = dict(registry)
-        registry.clear()
-        registry.update((migration.id, migration) for migration in migrations)
-        yoyo_migrations.read_sql_migration = read
-        try:
-            yield
-        finally:
-            yoyo_migrations.read_sql_migration = real_read
-            registry.clear()
-            registry.update(saved)
-
-
-def _header_only(path: str) -> _SqlFile:
+def _header_only(path: str) -> SqlFile:
     """What yoyo's ``read_sql_migration`` returns for ``path``, less the statements."""
     if path.endswith(_files.ROLLBACK_SUFFIX):
         return {}, "", []  # yoyo reads no directives from a rollback file
@@ -271,11 +234,11 @@ def _header_only(path: str) -> _SqlFile:
     return directives, leading_comment, []
 
 
-def _read_for(direction: str, both: Collection[str], path: str) -> _SqlFile:
+def _read_for(direction: str, both: Collection[str], path: str) -> SqlFile:
     rollback_file = path.endswith(_files.ROLLBACK_SUFFIX)
     upgrade_path = path[: -len(_files.ROLLBACK_SUFFIX)] + ".sql" if rollback_file else path
     if upgrade_path in both or rollback_file == (direction == "rollback"):
-        return _read_sql_migration(path)
+        return _compat.read_sql_file(path)
     return _header_only(path)
 
 
@@ -292,10 +255,10 @@ def _plain_steps(steps: Sequence[Any] | None) -> Iterator[MigrationStep]:
 
 def statements(migration: Migration, direction: str) -> list[str]:
     """The SQL ``migration`` runs to apply or roll back, in the order it runs it."""
-    if direction == "apply":
-        actions = [step._apply for step in _plain_steps(migration.steps)]
-    else:
-        actions = [step._rollback for step in reversed(list(_plain_steps(migration.steps)))]
+    steps = list(_plain_steps(migration.steps))
+    if direction != "apply":
+        steps.reverse()
+    actions = [_compat.step_sql(step, direction) for step in steps]
     rendered = []
     for action in actions:
         if isinstance(action, str):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlparse
 import yoyo.migrations
-from pydapter_migrations_yoyo import YoyoAdapter, _engine
+from pydapter_migrations_yoyo import YoyoAdapter, _compat, _engine
 from yoyo_helpers import tables, write_revision
 
 from pydapter_migrations.errors import MigrationUpgradeError
@@ -110,7 +110,7 @@ def test_yoyo_reader_is_untouched_outside_a_load_and_in_other_threads(
     original = yoyo.migrations.read_sql_migration
 
     seen_elsewhere: list[list[str]] = []
-    with _engine._loading((), _engine._header_only):
+    with _compat.loading((), _engine._header_only):
         assert _engine._header_only(rollback_path) == ({}, "", [])
         other = threading.Thread(
             target=lambda: seen_elsewhere.append(
