@@ -15,8 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = [
     "pydapter_migrations",
-    "plugins/alembic/pydapter_migrations_alembic",
-    "plugins/yoyo/pydapter_migrations_yoyo",
+    *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("plugins/*/pydapter_migrations_*")),
 ]
 SOURCES = ["pydapter_migrations", "plugins", "tests", "bench", "examples"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import io
 import os
 import re
@@ -42,11 +43,11 @@ from pydapter_migrations.backend import (
 
 from . import _compat
 from . import _graph as graph_cache
+from ._environment import ATTRIBUTE, Reporter, RunOptions, recorded_models
 from ._graph import RevisionGraph
 from ._models import find_metadata, load_models, models_ref
 from ._quick import cached_graph, current, is_initialised
 from ._quick import heads as _heads
-from .environment import ATTRIBUTE, Reporter, RunOptions, recorded_models
 
 __all__ = [
     "ALEMBIC_GUARD",
@@ -111,6 +112,25 @@ def _load_script(directory: Path) -> ScriptDirectory:
     return ScriptDirectory.from_config(_config(directory))
 
 
+@contextlib.contextmanager
+def _scripts_lock(directory: Path, *, exclusive: bool = False) -> Iterator[None]:
+    """Hold the directory's scripts lock: exclusive while a revision is written (Alembic
+    writes it in place, then we rename it), shared while the scripts are read, so a reader
+    never sees a revision half-made."""
+    path = directory / "__pycache__" / "pydapter_scripts.lock"
+    try:
+        path.parent.mkdir(exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield  # a read-only directory: nobody can be writing a revision into it either
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
 # -- the revision graph ----------------------------------------------------
 
 
@@ -128,8 +148,9 @@ def _graph(directory: Path) -> tuple[RevisionGraph, ScriptDirectory]:
     stats = graph_cache.fingerprint(directory)
     unsure = graph_cache.racy(stats, scanned)
     before = graph_cache.digests(directory, unsure)
-    script = _load_script(directory)
-    graph = _checked_graph(script)
+    with _scripts_lock(directory):
+        script = _load_script(directory)
+        graph = _checked_graph(script)
     # Cached only if nothing moved while Alembic read the files.
     if (
         graph_cache.fingerprint(directory) == stats
@@ -222,7 +243,11 @@ def apply(run: MigrationRun, state: Any, revisions: list[str]) -> None:
     directory, operation, target = run.directory, str(run.operation), run.target
     reporter = Reporter(run)
     with ALEMBIC_GUARD:
-        script = state.script or _load_script(directory)
+        script = state.script
+        if script is None:
+            with _scripts_lock(directory):
+                script = _load_script(directory)
+                script.revision_map.get_revisions("heads")  # reads every script now
         config = _config(directory, RunOptions(url=run.url, session=run.session, reporter=reporter))
 
         def steps(heads: Any, context: Any) -> list[Any]:
@@ -240,10 +265,12 @@ def render_sql(directory: Path, session: Session, operation: Operation, target: 
         raise ValueError(f"the database has several heads ({', '.join(heads)})")
     buffer = io.StringIO()
     with ALEMBIC_GUARD:
-        script = _load_script(directory)
+        with _scripts_lock(directory):
+            script = _load_script(directory)
+            graph = _checked_graph(script)
         with _revision_errors(target):
             # Validates the target first, as the online run would.
-            _checked_graph(script).plan(operation, target, heads)
+            graph.plan(operation, target, heads)
         url = DatabaseURL.parse(f"{session.family}://")
         config = _config(directory, RunOptions(url=url), output_buffer=buffer)
 
@@ -288,19 +315,19 @@ def create(
                 "autogenerate needs models: run init_migrations with models_module=..."
             )
         options = RunOptions(url=url, target_metadata=find_metadata(load_models(models)))
-    with ALEMBIC_GUARD:
+    with ALEMBIC_GUARD, _scripts_lock(directory, exclusive=True):
         config = _config(directory, options)
         script = command.revision(config, message=message, autogenerate=autogenerate)
-    if script is None or isinstance(script, list):
-        raise MigrationCreationError("Alembic did not write a single revision")
-    path = Path(script.path)
-    target = path.with_name(f"{script.revision}_{slug}.py")
-    if path != target:
-        os.replace(path, target)
-        # The bytecode Alembic wrote while loading the file under its old name.
-        pycache = path.parent / "__pycache__"
-        for stale in pycache.glob(f"{path.stem}.*.pyc") if pycache.is_dir() else ():
-            stale.unlink(missing_ok=True)
+        if script is None or isinstance(script, list):
+            raise MigrationCreationError("Alembic did not write a single revision")
+        path = Path(script.path)
+        target = path.with_name(f"{script.revision}_{slug}.py")
+        if path != target:
+            os.replace(path, target)
+            # The bytecode Alembic wrote while loading the file under its old name.
+            pycache = path.parent / "__pycache__"
+            for stale in pycache.glob(f"{path.stem}.*.pyc") if pycache.is_dir() else ():
+                stale.unlink(missing_ok=True)
     return str(script.revision)
 
 

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from alembic_helpers import table_revision, write_revision, write_revision_bodies
 from pydapter_migrations_alembic import AlembicAdapter
-from pydapter_migrations_alembic.environment import create_engine
+from pydapter_migrations_alembic._environment import create_engine
 from sqlalchemy import text
 
 from pydapter_migrations.errors import MigrationUpgradeError

@@ -800,3 +800,21 @@ def test_a_missing_down_revision_is_named(tmp_path: Path, sqlite_url: str) -> No
             call()
         assert "ffffffffffff" in str(info.value) and second in str(info.value)
         assert "KeyError" not in str(info.value)
+
+
+def test_an_env_py_written_by_release_0_1_still_runs(tmp_path: Path, sqlite_url: str) -> None:
+    directory = tmp_path / "migrations"
+    AlembicAdapter.init_migrations(directory)
+    env = directory / "env.py"
+    text = env.read_text()
+    assert "from pydapter_migrations_alembic.env import is_managed, run_migrations" in text
+    env.write_text(
+        text.replace("pydapter_migrations_alembic.env ", "pydapter_migrations_alembic.environment ")
+    )
+    revision = AlembicAdapter.create_migration("one", directory=directory)
+    write_revision(directory, revision, ["CREATE TABLE t (id integer)"], ["DROP TABLE t"])
+    AlembicAdapter.upgrade(directory=directory, connection_string=sqlite_url)
+    assert (
+        AlembicAdapter.get_current_revision(directory=directory, connection_string=sqlite_url)
+        == revision
+    )

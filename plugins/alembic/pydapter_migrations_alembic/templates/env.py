@@ -12,7 +12,7 @@ No URL, and so no password, is ever stored in this directory.
 from logging.config import fileConfig
 
 from alembic import context
-from pydapter_migrations_alembic.environment import is_managed, run_migrations
+from pydapter_migrations_alembic.env import is_managed, run_migrations
 
 config = context.config
 
