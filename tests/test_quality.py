@@ -13,10 +13,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = [
-    "pydapter_migrations",
-    *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("plugins/*/pydapter_migrations_*")),
-]
+# Every backend distribution's package: the shipped plugins and the example backend.
+BACKENDS = sorted(
+    path
+    for pattern in ("plugins/*/pydapter_migrations_*", "tests/*/pydapter_migrations_*")
+    for path in ROOT.glob(pattern)
+    if (path / "__init__.py").exists()
+)
+PACKAGES = ["pydapter_migrations", *(str(p.relative_to(ROOT)) for p in BACKENDS)]
 SOURCES = ["pydapter_migrations", "plugins", "tests", "bench", "examples"]
 
 
@@ -103,7 +107,7 @@ def test_plugins_import_only_the_backend_interface_of_the_core() -> None:
     """A backend is written against ``pydapter_migrations.backend`` alone, the interface
     the project keeps stable for third parties."""
     offenders = []
-    for plugin in (ROOT / "plugins").glob("*/pydapter_migrations_*"):
+    for plugin in BACKENDS:
         for path in plugin.rglob("*.py"):
             for module, line in _imports(path):
                 head = module.split(".")
@@ -158,7 +162,7 @@ def test_engine_private_names_are_used_only_in_each_plugins_compat_module() -> N
     import ast
 
     offenders = []
-    for plugin in (ROOT / "plugins").glob("*/pydapter_migrations_*"):
+    for plugin in BACKENDS:
         sources = {
             path: ast.parse(path.read_text(encoding="utf-8")) for path in plugin.rglob("*.py")
         }
