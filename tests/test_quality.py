@@ -202,3 +202,33 @@ def test_engine_private_names_are_used_only_in_each_plugins_compat_module() -> N
                 if name and name.startswith("_") and not name.startswith("__") and name not in own:
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
     assert offenders == []
+
+
+def test_mypy_reports_a_backend_that_misses_a_step(tmp_path: Path) -> None:
+    """The steps are abstract: wherever a backend is used as an adapter type, mypy reports
+    a backend that misses one, before anything runs."""
+    _require("mypy")
+    module = tmp_path / "incomplete_backend.py"
+    module.write_text(
+        "from pathlib import Path\n"
+        "from typing import Any\n"
+        "from pydapter_migrations.backend import MigrationPlan, MigrationRun,"
+        " SyncMigrationAdapter\n\n\n"
+        "class Incomplete(SyncMigrationAdapter[None]):\n"
+        "    @classmethod\n"
+        "    def _plan(cls, run: MigrationRun) -> MigrationPlan[None]:\n"
+        "        return MigrationPlan([], None)\n\n\n"
+        "BACKEND: type[SyncMigrationAdapter[Any]] = Incomplete\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", str(module)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        # An editable install's import hook is invisible to mypy: point it at the checkout.
+        env={**os.environ, "MYPYPATH": str(ROOT)},
+    )
+    assert result.returncode == 1, result.stdout
+    assert "Can only assign concrete classes" in result.stdout, result.stdout
+    assert result.stdout.count("error:") == 1, result.stdout

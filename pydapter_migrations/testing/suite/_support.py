@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import pytest
 
 from ... import MigrationEvent, hookimpl
+from ...base import AsyncMigrationAdapter, SyncMigrationAdapter
 from ...urls import DatabaseURL
 from ..requirements import Requirements, required
 from ._database import KitDatabase
@@ -84,7 +85,9 @@ async def _await(awaitable: Any) -> Any:
 class SuiteBase:
     """The settings an adapter's suite fills in, the fixtures, and the calls the tests make."""
 
-    adapter: ClassVar[type[Any]]
+    #: The adapter under test. Typed so that mypy reports a backend class that misses one
+    #: of its steps ("Can only assign concrete classes").
+    adapter: ClassVar[type[SyncMigrationAdapter[Any]] | type[AsyncMigrationAdapter]]
     database: ClassVar[str] = "sqlite"
     #: Judges the tests' declared requirements; subclass :class:`Requirements` to change it.
     requirements: ClassVar[type[Requirements]] = Requirements
@@ -148,6 +151,12 @@ class SuiteBase:
         self._observers = ()
 
     # -- calling the adapter the same way whether it is sync or async ------------
+
+    @property
+    def async_adapter(self) -> type[AsyncMigrationAdapter]:
+        """The adapter under test, for the async-only tests."""
+        assert issubclass(self.adapter, AsyncMigrationAdapter), "not an async adapter"
+        return self.adapter
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         result = getattr(self.adapter, method)(*args, **kwargs)

@@ -39,7 +39,9 @@ class AsyncSuite(SuiteBase):
 
             task = asyncio.create_task(ticker())
             started = time.monotonic()
-            await self.adapter.upgrade("head", directory=str(directory), connection_string=url)
+            await self.async_adapter.upgrade(
+                "head", directory=str(directory), connection_string=url
+            )
             took = time.monotonic() - started
             stop.set()
             await task
@@ -62,10 +64,10 @@ class AsyncSuite(SuiteBase):
         async def together() -> list[Any]:
             return list(
                 await asyncio.gather(
-                    self.adapter.upgrade("head", directory=str(first), connection_string=url),
-                    self.adapter.get_migration_history(directory=str(second)),
-                    self.adapter.get_migration_history(directory=str(first)),
-                    self.adapter.create_migration("third", directory=str(second)),
+                    self.async_adapter.upgrade("head", directory=str(first), connection_string=url),
+                    self.async_adapter.get_migration_history(directory=str(second)),
+                    self.async_adapter.get_migration_history(directory=str(first)),
+                    self.async_adapter.create_migration("third", directory=str(second)),
                 )
             )
 
