@@ -15,25 +15,31 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common as c
+import cli
+from contenders import adapter, floor, raw_alembic
+from databases import Database, Databases, count_tables, databases
+from names import ALEMBIC_ADAPTER, FLOOR, RAW_ALEMBIC, YOYO_ADAPTER
+from projects import Projects, settled_projects
+from report import Report, Target, finish
+from timing import Run, interleave, progress, timed
 
 QUESTION = "current revision"
 TARGET_N = 1000
 
 
-def contenders(projects: c.Projects, dbs: c.Databases) -> tuple[dict[str, c.Run], list[c.Database]]:
+def contenders(projects: Projects, dbs: Databases) -> tuple[dict[str, Run], list[Database]]:
     """One database per contender, upgraded to head by that contender (not timed)."""
     n = projects.n
-    alembic = c.adapter("alembic")
-    yoyo = c.adapter("yoyo")
+    alembic = adapter("alembic")
+    yoyo = adapter("yoyo")
     made = [dbs.fresh() for _ in range(4)]
     raw_db, alembic_db, yoyo_db, floor_db = made
-    c.raw_alembic("upgrade", projects.raw_alembic, raw_db)
+    raw_alembic("upgrade", projects.raw_alembic, raw_db)
     alembic.upgrade("head", directory=projects.alembic_adapter, connection_string=alembic_db.url)
     yoyo.upgrade("head", directory=projects.yoyo_adapter, connection_string=yoyo_db.url)
-    c.floor("upgrade", floor_db, n)
+    floor("upgrade", floor_db, n)
     for db in made:
-        if (tables := c.count_tables(db)) != n:
+        if (tables := count_tables(db)) != n:
             raise RuntimeError(f"preparation made {tables} tables, expected {n}")
     head_alembic = alembic.get_migration_history(directory=projects.alembic_adapter)[-1]
     head_yoyo = yoyo.get_migration_history(directory=projects.yoyo_adapter)[-1]
@@ -42,12 +48,12 @@ def contenders(projects: c.Projects, dbs: c.Databases) -> tuple[dict[str, c.Run]
         if got != expected:
             raise RuntimeError(f"current revision {got!r}, expected {expected!r}")
 
-    def one(fn: Callable[[], object]) -> c.Run:
-        return lambda: {QUESTION: c.timed(fn)}
+    def one(fn: Callable[[], object]) -> Run:
+        return lambda: {QUESTION: timed(fn)}
 
-    runs: dict[str, c.Run] = {
-        c.RAW_ALEMBIC: one(lambda: c.raw_alembic("current", projects.raw_alembic, raw_db)),
-        c.ALEMBIC_ADAPTER: one(
+    runs: dict[str, Run] = {
+        RAW_ALEMBIC: one(lambda: raw_alembic("current", projects.raw_alembic, raw_db)),
+        ALEMBIC_ADAPTER: one(
             lambda: check(
                 alembic.get_current_revision(
                     directory=projects.alembic_adapter, connection_string=alembic_db.url
@@ -55,7 +61,7 @@ def contenders(projects: c.Projects, dbs: c.Databases) -> tuple[dict[str, c.Run]
                 head_alembic["revision"],
             )
         ),
-        c.YOYO_ADAPTER: one(
+        YOYO_ADAPTER: one(
             lambda: check(
                 yoyo.get_current_revision(
                     directory=projects.yoyo_adapter, connection_string=yoyo_db.url
@@ -63,34 +69,31 @@ def contenders(projects: c.Projects, dbs: c.Databases) -> tuple[dict[str, c.Run]
                 head_yoyo["revision"],
             )
         ),
-        c.FLOOR: one(lambda: c.floor("current", floor_db, n)),
+        FLOOR: one(lambda: floor("current", floor_db, n)),
     }
     return runs, made
 
 
-def targets(backends: list[str]) -> list[c.Target]:
+def targets(backends: list[str]) -> list[Target]:
     return [
-        c.Target(QUESTION, backend, TARGET_N, contender, c.RAW_ALEMBIC, 0.1)
+        Target(QUESTION, backend, TARGET_N, contender, RAW_ALEMBIC, 0.1)
         for backend in backends
-        for contender in (c.ALEMBIC_ADAPTER, c.YOYO_ADAPTER)
+        for contender in (ALEMBIC_ADAPTER, YOYO_ADAPTER)
     ]
 
 
 def measure(
     sizes: list[int], repeat: int, backends: list[str], sqlite_dir: Path | None = None
-) -> c.Report:
-    report = c.Report(targets=targets(backends))
-    with c.scratch_dir("pydm-bench-current-") as root:
-        projects = [c.make_projects(n, root) for n in sizes]
-        for p in projects:
-            p.settle()
+) -> Report:
+    report = Report(targets=targets(backends))
+    with settled_projects(sizes, "pydm-bench-current-") as projects:
         for backend in backends:
-            with c.databases(backend, sqlite_dir) as dbs:
+            with databases(backend, sqlite_dir) as dbs:
                 for p in projects:
-                    c.progress(f"{backend} N={p.n}: ")
+                    progress(f"{backend} N={p.n}: ")
                     runs, made = contenders(p, dbs)
                     try:
-                        times = c.interleave(runs, repeat, warmup=1)
+                        times = interleave(runs, repeat, warmup=1)
                     finally:
                         for db in made:
                             db.drop()
@@ -100,10 +103,10 @@ def measure(
 
 
 def main() -> None:
-    args = c.parser(__doc__.splitlines()[0], "1000", 10).parse_args()
-    c.choose(args)
-    report = measure(c.sizes_of(args), args.repeat, c.backends_of(args), args.sqlite_dir)
-    c.finish(report, args.json)
+    args = cli.parser(__doc__.splitlines()[0], "1000", 10).parse_args()
+    cli.choose(args)
+    report = measure(cli.sizes_of(args), args.repeat, cli.backends_of(args), args.sqlite_dir)
+    finish(report, args.json)
 
 
 if __name__ == "__main__":

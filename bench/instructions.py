@@ -21,61 +21,60 @@ from __future__ import annotations
 
 import argparse
 import json
-import operator
 import os
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common as c
+import callgrind
+import cli
+import names
 import upgrade
+from databases import Databases, databases
+from names import ALEMBIC_ADAPTER, RAW_ALEMBIC, RAW_YOYO, YOYO_ADAPTER
+from projects import Projects, make_projects, scratch_dir
+from report import INSTRUCTIONS_SUFFIX, Report, Target, finish
+from timing import progress, reset_logging
 
-UPGRADE = upgrade.UPGRADE + c.INSTRUCTIONS_SUFFIX
-DOWNGRADE = upgrade.DOWNGRADE + c.INSTRUCTIONS_SUFFIX
+UPGRADE = upgrade.UPGRADE + INSTRUCTIONS_SUFFIX
+DOWNGRADE = upgrade.DOWNGRADE + INSTRUCTIONS_SUFFIX
 #: Revisions of the project each process warms up on before the counted round trip.
 WARM_N = 10
-#: Callgrind counts only inside this C function, and writes a count each time it returns:
-#: the measured phase runs as ``operator.call(phase)``.
-_MARK = "_operator_call"
 _SPEC = "PYDM_BENCH_INSTRUCTIONS"
 
 
-def targets(backends: list[str]) -> list[c.Target]:
+def targets(backends: list[str]) -> list[Target]:
     return [
-        c.Target(question, backend, upgrade.TARGET_N, subject, baseline, ratio)
+        Target(question, backend, upgrade.TARGET_N, subject, baseline, ratio)
         for backend in backends
         for question in (UPGRADE, DOWNGRADE)
         for subject, baseline, ratio in (
-            (c.ALEMBIC_ADAPTER, c.RAW_ALEMBIC, 1.03),
-            (c.YOYO_ADAPTER, c.RAW_YOYO, 0.8),
+            (ALEMBIC_ADAPTER, RAW_ALEMBIC, 1.03),
+            (YOYO_ADAPTER, RAW_YOYO, 0.8),
         )
     ]
 
 
-def measure(sizes: list[int], backends: list[str], sqlite_dir: Path | None, jobs: int) -> c.Report:
-    if shutil.which("valgrind") is None:
-        raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
-    report = c.Report(targets=targets(backends))
-    with c.scratch_dir("pydm-bench-instructions-") as root:
-        warm = c.make_projects(WARM_N, root / "warm")
-        projects = [c.make_projects(n, root) for n in sizes]
+def measure(sizes: list[int], backends: list[str], sqlite_dir: Path | None, jobs: int) -> Report:
+    callgrind.require_valgrind()
+    report = Report(targets=targets(backends))
+    with scratch_dir("pydm-bench-instructions-") as root:
+        warm = make_projects(WARM_N, root / "warm")
+        projects = [make_projects(n, root) for n in sizes]
         for p in (warm, *projects):
             p.settle()
         for backend in backends:
-            with c.databases(backend, sqlite_dir) as dbs:
-                names = [n for n in upgrade.contenders(warm, dbs) if not c.ONLY or n in c.ONLY]
-                runs = [(p, name) for p in projects for name in names]
-                c.progress(f"{backend}: {len(runs)} processes under callgrind, {jobs} at a time\n")
+            with databases(backend, sqlite_dir) as dbs:
+                chosen = [n for n in upgrade.contenders(warm, dbs) if names.chosen(n)]
+                runs = [(p, name) for p in projects for name in chosen]
+                progress(f"{backend}: {len(runs)} processes under callgrind, {jobs} at a time\n")
 
-                def count(item: tuple[int, tuple[c.Projects, str]]) -> tuple[int, int]:
+                def count(item: tuple[int, tuple[Projects, str]]) -> tuple[int, int]:
                     index, (project, name) = item
                     return _count(name, project, warm, dbs, root, index)
 
@@ -98,69 +97,35 @@ def measure(sizes: list[int], backends: list[str], sqlite_dir: Path | None, jobs
 
 
 def _count(
-    name: str, project: c.Projects, warm: c.Projects, dbs: c.Databases, root: Path, index: int
+    name: str, project: Projects, warm: Projects, dbs: Databases, root: Path, index: int
 ) -> tuple[int, int]:
     """Run one contender's round trip under callgrind; its (upgrade, downgrade) counts."""
-    out = root / f"callgrind-{dbs.backend}-{index}.out"
-    server = dbs.server
     spec = {
         "contender": name,
-        "backend": dbs.backend,
-        "projects": _project_spec(project),
-        "warm": _project_spec(warm),
-        "scratch": str(dbs.scratch),
-        "prefix": f"c{index}_",
-        "server": None
-        if server is None
-        else {"port": server.port, "user": server.user, "password": server.password},
+        "projects": project.to_spec(),
+        "warm": warm.to_spec(),
+        "databases": dbs.spec(prefix=f"c{index}_"),
     }
-    argv = [
-        "valgrind",
-        "--tool=callgrind",
-        "--quiet",
-        f"--callgrind-out-file={out}",
-        "--collect-atstart=no",
-        f"--toggle-collect={_MARK}",
-        f"--dump-after={_MARK}",
-        sys.executable,
-        str(Path(__file__).resolve()),
-    ]
     # The spec travels in the environment: it holds the throwaway server's password,
     # which a command line would show to every user of the machine.
     env = {**os.environ, "PYTHONHASHSEED": "0", _SPEC: json.dumps(spec)}
     began = time.monotonic()
-    proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    if proc.returncode != 0:
-        tail = proc.stderr.decode(errors="replace")[-3000:]
-        raise RuntimeError(f"{name} on {dbs.backend} (N={project.n}) failed:\n{tail}")
-    dumps = sorted(out.parent.glob(out.name + ".*"), key=lambda d: int(d.suffix[1:]))
-    found = [_totals(d) for d in dumps]
-    if len(found) != 2 or _totals(out) != 0:
+    found, outside = callgrind.count(
+        [sys.executable, str(Path(__file__).resolve())],
+        root / f"callgrind-{dbs.backend}-{index}.out",
+        env,
+        what=f"{name} on {dbs.backend} (N={project.n})",
+    )
+    if len(found) != 2 or outside != 0:
         raise RuntimeError(
             f"{name}: expected two counted phases (upgrade, downgrade), got {found} "
-            f"and {_totals(out)} outside them; does something else call operator.call?"
+            f"and {outside} outside them; does something else call operator.call?"
         )
-    c.progress(
+    progress(
         f"  {dbs.backend} N={project.n} {name}: upgrade {found[0] / 1e6:,.0f} M, "
         f"downgrade {found[1] / 1e6:,.0f} M ({time.monotonic() - began:.0f} s)\n"
     )
     return found[0], found[1]
-
-
-def _totals(dump: Path) -> int:
-    for line in dump.read_text().splitlines():
-        if line.startswith("totals:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no totals in {dump}")
-
-
-def _project_spec(project: c.Projects) -> dict[str, Any]:
-    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(project).items()}
-
-
-def _projects(spec: dict[str, Any]) -> c.Projects:
-    paths = {k: Path(v) for k, v in spec.items() if k not in ("n", "made_at")}
-    return c.Projects(n=int(spec["n"]), made_at=float(spec["made_at"]), **paths)
 
 
 # -- the process under callgrind -------------------------------------------------------
@@ -172,27 +137,18 @@ def _uncounted(phase: Callable[[], Any]) -> tuple[float, float]:
 
 
 def _counted(phase: Callable[[], Any]) -> tuple[float, float]:
-    c.collect_garbage()  # as the timed bench does, outside the counted phase
-    operator.call(phase)
+    callgrind.counted(phase)
     return 0.0, 0.0
 
 
 def child(spec: dict[str, Any]) -> None:
-    server = None
-    if spec["server"] is not None:
-        from pydapter_migrations.testing.postgres import PostgresServer
-
-        server = PostgresServer()  # not started: the parent's server, by its address
-        server.port = spec["server"]["port"]
-        server.user = spec["server"]["user"]
-        server.password = spec["server"]["password"]
-    dbs = c.Databases(spec["backend"], Path(spec["scratch"]), server, prefix=spec["prefix"])
+    dbs = Databases.from_spec(spec["databases"])
     try:
         name = spec["contender"]
-        c.reset_logging()
-        upgrade.contenders(_projects(spec["warm"]), dbs, measure=_uncounted)[name]()
-        c.reset_logging()
-        upgrade.contenders(_projects(spec["projects"]), dbs, measure=_counted)[name]()
+        reset_logging()
+        upgrade.contenders(Projects.from_spec(spec["warm"]), dbs, measure=_uncounted)[name]()
+        reset_logging()
+        upgrade.contenders(Projects.from_spec(spec["projects"]), dbs, measure=_counted)[name]()
     finally:
         dbs.close()
 
@@ -201,7 +157,7 @@ def main() -> None:
     if _SPEC in os.environ:
         child(json.loads(os.environ[_SPEC]))
         return
-    p = c.parser(__doc__.splitlines()[0], str(upgrade.TARGET_N), 1)
+    p = cli.parser(__doc__.splitlines()[0], str(upgrade.TARGET_N), 1)
     p.add_argument(
         "--jobs",
         type=int,
@@ -209,9 +165,9 @@ def main() -> None:
         help="processes under callgrind at a time (counts do not depend on it)",
     )
     args: argparse.Namespace = p.parse_args()
-    c.choose(args)
-    report = measure(c.sizes_of(args), c.backends_of(args), args.sqlite_dir, args.jobs)
-    c.finish(report, args.json)
+    cli.choose(args)
+    report = measure(cli.sizes_of(args), cli.backends_of(args), args.sqlite_dir, args.jobs)
+    finish(report, args.json)
 
 
 if __name__ == "__main__":

@@ -18,95 +18,102 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common as c
+import cli
+from contenders import adapter, floor, raw_alembic, raw_yoyo, script
+from databases import Database, Databases, count_tables, databases
+from names import (
+    ALEMBIC_ADAPTER,
+    CLI_ALEMBIC,
+    CLI_YOYO,
+    FLOOR,
+    RAW_ALEMBIC,
+    RAW_ALEMBIC_CLI,
+    RAW_YOYO,
+    RAW_YOYO_CLI,
+    YOYO_ADAPTER,
+)
+from projects import Projects, settled_projects
+from report import Report, Target, finish
+from timing import Run, interleave, progress, run_process, timed, wall_and_cpu
 
 IN_PROCESS = "upgrade, nothing pending (in process)"
 WHOLE_PROCESS = "upgrade, nothing pending (whole process)"
 TARGET_N = 1000
 
-CLI_ALEMBIC, CLI_YOYO = c.CLI_ALEMBIC, c.CLI_YOYO
-RAW_ALEMBIC_CLI, RAW_YOYO_CLI = c.RAW_ALEMBIC_CLI, c.RAW_YOYO_CLI
 
-
-def prepare(projects: c.Projects, dbs: c.Databases) -> dict[str, c.Database]:
+def prepare(projects: Projects, dbs: Databases) -> dict[str, Database]:
     """One database per contender, brought to head by that contender (not timed)."""
     n = projects.n
-    alembic = c.adapter("alembic")
-    yoyo = c.adapter("yoyo")
+    alembic = adapter("alembic")
+    yoyo = adapter("yoyo")
     made = {name: dbs.fresh() for name in ("raw_alembic", "alembic", "raw_yoyo", "yoyo", "floor")}
-    c.raw_alembic("upgrade", projects.raw_alembic, made["raw_alembic"])
+    raw_alembic("upgrade", projects.raw_alembic, made["raw_alembic"])
     alembic.upgrade(
         "head", directory=projects.alembic_adapter, connection_string=made["alembic"].url
     )
-    c.raw_yoyo("upgrade", projects.raw_yoyo, made["raw_yoyo"])
+    raw_yoyo("upgrade", projects.raw_yoyo, made["raw_yoyo"])
     yoyo.upgrade("head", directory=projects.yoyo_adapter, connection_string=made["yoyo"].url)
-    c.floor("upgrade", made["floor"], n)
+    floor("upgrade", made["floor"], n)
     for db in made.values():
-        if (tables := c.count_tables(db)) != n:
+        if (tables := count_tables(db)) != n:
             raise RuntimeError(f"preparation made {tables} tables, expected {n}")
     return made
 
 
-def in_process(projects: c.Projects, made: dict[str, c.Database]) -> dict[str, c.Run]:
-    alembic = c.adapter("alembic")
-    yoyo = c.adapter("yoyo")
+def in_process(projects: Projects, made: dict[str, Database]) -> dict[str, Run]:
+    alembic = adapter("alembic")
+    yoyo = adapter("yoyo")
     n = projects.n
 
-    def one(fn: Callable[[], object], db: c.Database) -> c.Run:
+    def one(fn: Callable[[], object], db: Database) -> Run:
         def run() -> dict[str, float]:
-            took = c.timed(fn)
-            if (tables := c.count_tables(db)) != n:  # nothing dropped or re-run
+            took = timed(fn)
+            if (tables := count_tables(db)) != n:  # nothing dropped or re-run
                 raise RuntimeError(f"{tables} tables after a no-op upgrade, expected {n}")
             return {IN_PROCESS: took}
 
         return run
 
     return {
-        c.RAW_ALEMBIC: one(
-            lambda: c.raw_alembic("upgrade", projects.raw_alembic, made["raw_alembic"]),
+        RAW_ALEMBIC: one(
+            lambda: raw_alembic("upgrade", projects.raw_alembic, made["raw_alembic"]),
             made["raw_alembic"],
         ),
-        c.ALEMBIC_ADAPTER: one(
+        ALEMBIC_ADAPTER: one(
             lambda: alembic.upgrade(
                 "head", directory=projects.alembic_adapter, connection_string=made["alembic"].url
             ),
             made["alembic"],
         ),
-        c.RAW_YOYO: one(
-            lambda: c.raw_yoyo("upgrade", projects.raw_yoyo, made["raw_yoyo"]), made["raw_yoyo"]
+        RAW_YOYO: one(
+            lambda: raw_yoyo("upgrade", projects.raw_yoyo, made["raw_yoyo"]), made["raw_yoyo"]
         ),
-        c.YOYO_ADAPTER: one(
+        YOYO_ADAPTER: one(
             lambda: yoyo.upgrade(
                 "head", directory=projects.yoyo_adapter, connection_string=made["yoyo"].url
             ),
             made["yoyo"],
         ),
-        c.FLOOR: one(lambda: c.floor("noop", made["floor"], n), made["floor"]),
+        FLOOR: one(lambda: floor("noop", made["floor"], n), made["floor"]),
     }
 
 
-def whole_process(projects: c.Projects, made: dict[str, c.Database]) -> dict[str, c.Run]:
+def whole_process(projects: Projects, made: dict[str, Database]) -> dict[str, Run]:
     """The URL travels in DATABASE_URL (read by both CLIs' environments), not argv."""
 
-    def one(argv: list[str], db: c.Database, url: str) -> c.Run:
+    def one(argv: list[str], db: Database, url: str) -> Run:
         def run() -> dict[str, float]:
-            took = c.run_process(argv, env={"DATABASE_URL": url}, cwd=projects.root)
-            if (tables := c.count_tables(db)) != projects.n:
+            took = run_process(argv, env={"DATABASE_URL": url}, cwd=projects.root)
+            if (tables := count_tables(db)) != projects.n:
                 raise RuntimeError(f"{tables} tables after a no-op upgrade")
-            return c.wall_and_cpu(WHOLE_PROCESS, took)
+            return wall_and_cpu(WHOLE_PROCESS, took)
 
         return run
 
-    pydm = c.script("pydapter-migrate")
+    pydm = script("pydapter-migrate")
     return {
         RAW_ALEMBIC_CLI: one(
-            [
-                c.script("alembic"),
-                "-c",
-                str(projects.raw_alembic / "alembic.ini"),
-                "upgrade",
-                "head",
-            ],
+            [script("alembic"), "-c", str(projects.raw_alembic / "alembic.ini"), "upgrade", "head"],
             made["raw_alembic"],
             made["raw_alembic"].sqlalchemy_url,
         ),
@@ -118,7 +125,7 @@ def whole_process(projects: c.Projects, made: dict[str, c.Database]) -> dict[str
         RAW_YOYO_CLI: one(
             # yoyo's CLI takes the URL on its command line only (a throwaway server).
             [
-                c.script("yoyo"),
+                script("yoyo"),
                 "apply",
                 "--batch",
                 "--no-config-file",
@@ -137,32 +144,29 @@ def whole_process(projects: c.Projects, made: dict[str, c.Database]) -> dict[str
     }
 
 
-def targets(backends: list[str]) -> list[c.Target]:
+def targets(backends: list[str]) -> list[Target]:
     found = []
     for backend in backends:
-        found.append(c.Target(IN_PROCESS, backend, TARGET_N, c.ALEMBIC_ADAPTER, c.RAW_ALEMBIC, 0.5))
-        found.append(c.Target(IN_PROCESS, backend, TARGET_N, c.YOYO_ADAPTER, c.RAW_ALEMBIC, 0.5))
-        found.append(c.Target(WHOLE_PROCESS, backend, TARGET_N, CLI_ALEMBIC, RAW_ALEMBIC_CLI, 0.5))
-        found.append(c.Target(WHOLE_PROCESS, backend, TARGET_N, CLI_YOYO, RAW_ALEMBIC_CLI, 0.5))
+        found.append(Target(IN_PROCESS, backend, TARGET_N, ALEMBIC_ADAPTER, RAW_ALEMBIC, 0.5))
+        found.append(Target(IN_PROCESS, backend, TARGET_N, YOYO_ADAPTER, RAW_ALEMBIC, 0.5))
+        found.append(Target(WHOLE_PROCESS, backend, TARGET_N, CLI_ALEMBIC, RAW_ALEMBIC_CLI, 0.5))
+        found.append(Target(WHOLE_PROCESS, backend, TARGET_N, CLI_YOYO, RAW_ALEMBIC_CLI, 0.5))
     return found
 
 
 def measure(
     sizes: list[int], repeat: int, backends: list[str], sqlite_dir: Path | None = None
-) -> c.Report:
-    report = c.Report(targets=targets(backends))
-    with c.scratch_dir("pydm-bench-noop-") as root:
-        projects = [c.make_projects(n, root) for n in sizes]
-        for p in projects:
-            p.settle()
+) -> Report:
+    report = Report(targets=targets(backends))
+    with settled_projects(sizes, "pydm-bench-noop-") as projects:
         for backend in backends:
-            with c.databases(backend, sqlite_dir) as dbs:
+            with databases(backend, sqlite_dir) as dbs:
                 for p in projects:
-                    c.progress(f"{backend} N={p.n}: ")
+                    progress(f"{backend} N={p.n}: ")
                     made = prepare(p, dbs)
                     try:
                         for runs in (in_process(p, made), whole_process(p, made)):
-                            times = c.interleave(runs, repeat, warmup=1)
+                            times = interleave(runs, repeat, warmup=1)
                             for question, by_contender in times.items():
                                 report.add(question, backend, p.n, by_contender)
                     finally:
@@ -172,10 +176,10 @@ def measure(
 
 
 def main() -> None:
-    args = c.parser(__doc__.splitlines()[0], "1000", 5).parse_args()
-    c.choose(args)
-    report = measure(c.sizes_of(args), args.repeat, c.backends_of(args), args.sqlite_dir)
-    c.finish(report, args.json)
+    args = cli.parser(__doc__.splitlines()[0], "1000", 5).parse_args()
+    cli.choose(args)
+    report = measure(cli.sizes_of(args), args.repeat, cli.backends_of(args), args.sqlite_dir)
+    finish(report, args.json)
 
 
 if __name__ == "__main__":

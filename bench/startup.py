@@ -10,15 +10,21 @@ imports a backend (alembic, sqlalchemy, yoyo), checked in a separate run.
 from __future__ import annotations
 
 import statistics
+import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common as c
+import cli
+from contenders import script
+from names import PYTHON
+from projects import scratch_dir
+from report import Report, Target, finish
+from timing import Run, interleave, progress, run_process, wall_and_cpu
 
 QUESTION = "process start"
-PYTHON = "python -c pass"
 NO_SITE = "python -S -c pass (no site)"
 HELP = "pydapter-migrate --help"
 BACKENDS = "pydapter-migrate backends"
@@ -28,11 +34,11 @@ BACKENDS = "pydapter-migrate backends"
 LIBRARIES = "import click+metadata+pluggy"
 
 
-def contenders(cwd: Path) -> dict[str, c.Run]:
-    def one(argv: list[str]) -> c.Run:
-        return lambda: c.wall_and_cpu(QUESTION, c.run_process(argv, cwd=cwd))
+def contenders(cwd: Path) -> dict[str, Run]:
+    def one(argv: list[str]) -> Run:
+        return lambda: wall_and_cpu(QUESTION, run_process(argv, cwd=cwd))
 
-    pydm = c.script("pydapter-migrate")
+    pydm = script("pydapter-migrate")
     return {
         PYTHON: one([sys.executable, "-c", "pass"]),
         # What this interpreter's site-packages .pth files add to every start above.
@@ -40,21 +46,42 @@ def contenders(cwd: Path) -> dict[str, c.Run]:
         LIBRARIES: one([sys.executable, "-c", "import click, importlib.metadata, pluggy"]),
         HELP: one([pydm, "--help"]),
         BACKENDS: one([pydm, "backends"]),
-        "alembic --help": one([c.script("alembic"), "--help"]),
-        "yoyo --help": one([c.script("yoyo"), "--help"]),
+        "alembic --help": one([script("alembic"), "--help"]),
+        "yoyo --help": one([script("yoyo"), "--help"]),
     }
 
 
-def measure(repeat: int) -> c.Report:
-    report = c.Report(
+def backend_imports(cli_args: Sequence[str]) -> list[str]:
+    """Top-level backend packages (alembic, sqlalchemy, yoyo) imported by a CLI run."""
+    code = (
+        "import atexit, sys\n"
+        "def report():\n"
+        "    found = sorted({m.split('.')[0] for m in sys.modules"
+        " if m.split('.')[0] in ('alembic', 'sqlalchemy', 'yoyo')})\n"
+        "    sys.stderr.write('IMPORTED=' + ','.join(found) + '\\n')\n"
+        "atexit.register(report)\n"
+        "from pydapter_migrations.cli import main\n"
+        f"main({list(cli_args)!r})\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    for line in proc.stderr.splitlines():
+        if line.startswith("IMPORTED="):
+            return [m for m in line.removeprefix("IMPORTED=").split(",") if m]
+    raise RuntimeError(f"could not tell what {cli_args} imported: {proc.stderr[-500:]}")
+
+
+def measure(repeat: int) -> Report:
+    report = Report(
         targets=[
-            c.Target(QUESTION, "-", 0, HELP, None, 0.1),
-            c.Target(QUESTION, "-", 0, BACKENDS, None, 0.1),
+            Target(QUESTION, "-", 0, HELP, None, 0.1),
+            Target(QUESTION, "-", 0, BACKENDS, None, 0.1),
         ]
     )
-    with c.scratch_dir("pydm-bench-start-") as cwd:
-        c.progress("process start: ")
-        times = c.interleave(contenders(cwd), repeat, warmup=1)
+    with scratch_dir("pydm-bench-start-") as cwd:
+        progress("process start: ")
+        times = interleave(contenders(cwd), repeat, warmup=1)
     for question, by_contender in times.items():
         report.add(question, "-", 0, by_contender)
     # What this project adds to an interpreter start, whatever that start costs here (the
@@ -70,7 +97,7 @@ def measure(repeat: int) -> c.Report:
         )
         report.checks[f"{BACKENDS} over importing its libraries"] = f"{own * 1000:.0f} ms"
     for args, name in ((["--help"], HELP), (["backends"], BACKENDS)):
-        imported = c.backend_imports(args)
+        imported = backend_imports(args)
         report.checks[f"{name} imports no backend"] = (
             "yes" if not imported else f"NO: imports {', '.join(imported)}"
         )
@@ -82,9 +109,9 @@ def measure(repeat: int) -> c.Report:
 
 
 def main() -> None:
-    args = c.parser(__doc__.splitlines()[0], "0", 10).parse_args()
-    c.choose(args)
-    c.finish(measure(args.repeat), args.json)
+    args = cli.parser(__doc__.splitlines()[0], "0", 10).parse_args()
+    cli.choose(args)
+    finish(measure(args.repeat), args.json)
 
 
 if __name__ == "__main__":

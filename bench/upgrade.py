@@ -19,7 +19,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common as c
+import cli
+from contenders import adapter, floor, raw_alembic, raw_yoyo
+from databases import Database, Databases, count_tables, databases
+from names import ALEMBIC_ADAPTER, FLOOR, RAW_ALEMBIC, RAW_YOYO, YOYO_ADAPTER
+from projects import Projects, settled_projects
+from report import CPU_SUFFIX, Report, Target, finish
+from timing import Run, interleave, progress, timed_cpu, wall_and_cpu
 
 UPGRADE = "upgrade from empty"
 DOWNGRADE = "downgrade to base"
@@ -27,38 +33,38 @@ TARGET_N = 500
 
 
 def contenders(
-    projects: c.Projects,
-    dbs: c.Databases,
-    measure: Callable[[Callable[[], Any]], tuple[float, float]] = c.timed_cpu,
-) -> dict[str, c.Run]:
+    projects: Projects,
+    dbs: Databases,
+    measure: Callable[[Callable[[], Any]], tuple[float, float]] = timed_cpu,
+) -> dict[str, Run]:
     """Each contender's round trip; ``measure`` runs a phase and returns its wall and CPU
     seconds (``instructions.py`` passes one that counts instructions instead)."""
     n = projects.n
 
-    def round_trip(up: Callable[[c.Database], None], down: Callable[[c.Database], None]) -> c.Run:
-        def run() -> dict[str, float]:
+    def round_trip(up: Callable[[Database], None], down: Callable[[Database], None]) -> Run:
+        def trip() -> dict[str, float]:
             db = dbs.fresh()
             try:
                 up_s = measure(lambda: up(db))
-                if (made := c.count_tables(db)) != n:
+                if (made := count_tables(db)) != n:
                     raise RuntimeError(f"upgrade made {made} tables, expected {n}")
                 down_s = measure(lambda: down(db))
-                if (left := c.count_tables(db)) != 0:
+                if (left := count_tables(db)) != 0:
                     raise RuntimeError(f"downgrade left {left} tables")
             finally:
                 db.drop()
-            return {**c.wall_and_cpu(UPGRADE, up_s), **c.wall_and_cpu(DOWNGRADE, down_s)}
+            return {**wall_and_cpu(UPGRADE, up_s), **wall_and_cpu(DOWNGRADE, down_s)}
 
-        return run
+        return trip
 
-    alembic = c.adapter("alembic")
-    yoyo = c.adapter("yoyo")
+    alembic = adapter("alembic")
+    yoyo = adapter("yoyo")
     return {
-        c.RAW_ALEMBIC: round_trip(
-            lambda db: c.raw_alembic("upgrade", projects.raw_alembic, db),
-            lambda db: c.raw_alembic("downgrade", projects.raw_alembic, db, "base"),
+        RAW_ALEMBIC: round_trip(
+            lambda db: raw_alembic("upgrade", projects.raw_alembic, db),
+            lambda db: raw_alembic("downgrade", projects.raw_alembic, db, "base"),
         ),
-        c.ALEMBIC_ADAPTER: round_trip(
+        ALEMBIC_ADAPTER: round_trip(
             lambda db: alembic.upgrade(
                 "head", directory=projects.alembic_adapter, connection_string=db.url
             ),
@@ -66,11 +72,11 @@ def contenders(
                 "base", directory=projects.alembic_adapter, connection_string=db.url
             ),
         ),
-        c.RAW_YOYO: round_trip(
-            lambda db: c.raw_yoyo("upgrade", projects.raw_yoyo, db),
-            lambda db: c.raw_yoyo("downgrade", projects.raw_yoyo, db),
+        RAW_YOYO: round_trip(
+            lambda db: raw_yoyo("upgrade", projects.raw_yoyo, db),
+            lambda db: raw_yoyo("downgrade", projects.raw_yoyo, db),
         ),
-        c.YOYO_ADAPTER: round_trip(
+        YOYO_ADAPTER: round_trip(
             lambda db: yoyo.upgrade(
                 "head", directory=projects.yoyo_adapter, connection_string=db.url
             ),
@@ -78,48 +84,43 @@ def contenders(
                 "base", directory=projects.yoyo_adapter, connection_string=db.url
             ),
         ),
-        c.FLOOR: round_trip(
-            lambda db: c.floor("upgrade", db, n),
-            lambda db: c.floor("downgrade", db, n),
+        FLOOR: round_trip(
+            lambda db: floor("upgrade", db, n),
+            lambda db: floor("downgrade", db, n),
         ),
     }
 
 
-def targets(backends: list[str]) -> list[c.Target]:
+def targets(backends: list[str]) -> list[Target]:
     found = []
     for backend in backends:
         # Wall clock is the target; client CPU time (no waiting) is the steadier view.
-        for question in (UPGRADE, DOWNGRADE, UPGRADE + c.CPU_SUFFIX, DOWNGRADE + c.CPU_SUFFIX):
-            found.append(
-                c.Target(question, backend, TARGET_N, c.ALEMBIC_ADAPTER, c.RAW_ALEMBIC, 1.03)
-            )
-            found.append(c.Target(question, backend, TARGET_N, c.YOYO_ADAPTER, c.RAW_YOYO, 0.8))
+        for question in (UPGRADE, DOWNGRADE, UPGRADE + CPU_SUFFIX, DOWNGRADE + CPU_SUFFIX):
+            found.append(Target(question, backend, TARGET_N, ALEMBIC_ADAPTER, RAW_ALEMBIC, 1.03))
+            found.append(Target(question, backend, TARGET_N, YOYO_ADAPTER, RAW_YOYO, 0.8))
     return found
 
 
 def measure(
     sizes: list[int], repeat: int, backends: list[str], sqlite_dir: Path | None = None
-) -> c.Report:
-    report = c.Report(targets=targets(backends))
-    with c.scratch_dir("pydm-bench-upgrade-") as root:
-        projects = [c.make_projects(n, root) for n in sizes]
-        for p in projects:
-            p.settle()
+) -> Report:
+    report = Report(targets=targets(backends))
+    with settled_projects(sizes, "pydm-bench-upgrade-") as projects:
         for backend in backends:
-            with c.databases(backend, sqlite_dir) as dbs:
+            with databases(backend, sqlite_dir) as dbs:
                 for i, p in enumerate(projects):
-                    c.progress(f"{backend} N={p.n}: ")
-                    times = c.interleave(contenders(p, dbs), repeat, warmup=1 if i == 0 else 0)
+                    progress(f"{backend} N={p.n}: ")
+                    times = interleave(contenders(p, dbs), repeat, warmup=1 if i == 0 else 0)
                     for question, by_contender in times.items():
                         report.add(question, backend, p.n, by_contender)
     return report
 
 
 def main() -> None:
-    args = c.parser(__doc__.splitlines()[0], "100,500", 5).parse_args()
-    c.choose(args)
-    report = measure(c.sizes_of(args), args.repeat, c.backends_of(args), args.sqlite_dir)
-    c.finish(report, args.json)
+    args = cli.parser(__doc__.splitlines()[0], "100,500", 5).parse_args()
+    cli.choose(args)
+    report = measure(cli.sizes_of(args), args.repeat, cli.backends_of(args), args.sqlite_dir)
+    finish(report, args.json)
 
 
 if __name__ == "__main__":
