@@ -11,28 +11,32 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from ._files import ROLLBACK_SUFFIX, render_rollback
+from ._files import ROLLBACK_SUFFIX
 
 __all__ = ["write_revision"]
+
+# yoyo's directive syntax: "-- name: value" (yoyo.migrations.parse_metadata_from_sql_comments).
+_DIRECTIVE = re.compile(r"^--\s*[\w-]+\s*:")
 
 
 def write_revision(
     directory: Path | str, revision: str, upgrade: list[str], downgrade: list[str]
 ) -> None:
-    """Give ``revision`` these upgrade and downgrade statements, keeping its header lines
-    (``-- message:``, ``-- depends:``, ``-- transactional:``)."""
+    """Give ``revision`` these upgrade and downgrade statements, keeping the directives of
+    its header (``-- message:``, ``-- depends:``, ``-- transactional:``...) and nothing
+    else: no explanatory comment for yoyo to parse on every run."""
     versions = Path(directory) / "versions"
     path = versions / f"{revision}.sql"
-    lines = path.read_text(encoding="utf-8").splitlines()
     header = []
-    for line in lines:
+    for line in path.read_text(encoding="utf-8").splitlines():
         if not line.startswith("--"):
             break
-        header.append(line)
+        if _DIRECTIVE.match(line):
+            header.append(line)
     body = [f"{statement};" for statement in upgrade]
     path.write_text("\n".join([*header, "", *body]) + "\n", encoding="utf-8")
     rollback = versions / f"{revision}{ROLLBACK_SUFFIX}"
-    statements = "".join(f"{statement};\n" for statement in downgrade)
-    rollback.write_text(render_rollback() + statements, encoding="utf-8")
+    rollback.write_text("".join(f"{statement};\n" for statement in downgrade), encoding="utf-8")
