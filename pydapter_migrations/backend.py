@@ -33,6 +33,7 @@ from .revisions import (
     find_transaction_control,
     plan_linear,
     relative_steps,
+    resolve_linear,
     slugify,
 )
 from .runner import MigrationPlan, MigrationRun, RevisionEndedTransactionError, error_type_of
@@ -67,6 +68,7 @@ __all__ = [
     "find_transaction_control",
     "plan_linear",
     "relative_steps",
+    "resolve_linear",
     "run_async",
     "slugify",
 ]

@@ -62,6 +62,7 @@ _STEP_USERS: Mapping[str, tuple[str, ...]] = {
     "_plan": ("upgrade", "downgrade"),
     "_apply": ("upgrade", "downgrade"),
     "_current": ("get_current_revision",),
+    "_stamp": ("stamp",),
     "_history": ("get_migration_history", "verify"),
     "_applied": ("verify",),
 }  # fmt: skip
@@ -82,6 +83,9 @@ class BaseMigrationAdapter(ABC):
     #: Keyword arguments a public method takes beyond the documented ones, by method
     #: name; any other keyword is refused with ``TypeError``.
     extra_options: ClassVar[Mapping[str, frozenset[str]]] = {}
+    #: What to tell a user whose run migrated another database than the URL's (the core
+    #: checks the target's version state after every run): how to make it use the URL.
+    misdirected_hint: ClassVar[str] = ""
 
     @classmethod
     def capabilities(cls) -> frozenset[str]:
@@ -166,11 +170,13 @@ _ORIGINAL_API = (
 )
 _COMMON = frozenset({"directory", "connection_string"})
 _RUN = _COMMON | {"revision", "lock_timeout", "sql", "registry", "observers"}
+_STAMP = _COMMON | {"revision", "lock_timeout", "registry", "observers"}
 _KNOWN_KEYWORDS: Mapping[str, frozenset[str]] = {
     "init_migrations": _COMMON | {"models_module"},
     "create_migration": _COMMON | {"message", "autogenerate"},
     "upgrade": _RUN,
     "downgrade": _RUN,
+    "stamp": _STAMP,
     "get_current_revision": _COMMON,
     "get_migration_history": _COMMON,
     "verify": _COMMON,
@@ -310,6 +316,28 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
 
     @classmethod
     @_public
+    def stamp(
+        cls,
+        revision: str,
+        *,
+        directory: PathLike,
+        connection_string: ConnectionString,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        registry: Any = None,
+        observers: Iterable[object] = (),
+        **options: Any,
+    ) -> None:
+        """Record the database as being at ``revision`` (``head``, ``base``, an id)
+        without running anything: the way to adopt a database built by other means.
+        Under the lock, with the hooks fired."""
+        cls._require_steps("stamp", "_stamp")
+        cls._migrate(
+            Operation.STAMP, revision, directory, connection_string, lock_timeout, False,
+            registry, observers, options,
+        )  # fmt: skip
+
+    @classmethod
+    @_public
     def get_current_revision(
         cls, *, directory: PathLike, connection_string: ConnectionString, **options: Any
     ) -> str | None:
@@ -415,6 +443,13 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
         """Run ``plan`` on ``run.session``, one transaction per revision: call
         ``run.before_commit(id)`` just before each commit and ``run.revision_done(id)``
         after it."""
+
+    @classmethod
+    @abstractmethod
+    def _stamp(cls, run: MigrationRun) -> None:
+        """Record the database as being at ``run.target`` on ``run.session``, running no
+        revision; call ``run.revision_done(id)`` with the revision it now records (none for
+        ``base``)."""
 
     @classmethod
     @abstractmethod
@@ -541,10 +576,23 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
             hooks=hooks,
             lock_timeout=timeout,
             options=options,
-            plan=cls._plan,
-            apply=cls._apply,
+            plan=_stamp_plan if operation == Operation.STAMP else cls._plan,
+            apply=_stamp_apply(cls) if operation == Operation.STAMP else cls._apply,
+            applied=lambda run: cls._applied(run.directory, run.session),
+            misdirected_hint=cls.misdirected_hint,
         )
         return None
+
+
+def _stamp_plan(run: MigrationRun) -> MigrationPlan[None]:
+    return MigrationPlan([run.target], None)
+
+
+def _stamp_apply(cls: type[SyncMigrationAdapter[Any]]) -> Any:
+    def apply(run: MigrationRun, plan: MigrationPlan[None]) -> None:
+        cls._stamp(run)
+
+    return apply
 
 
 def _inherited(cls: type, method: str) -> bool:
@@ -696,6 +744,25 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
         """Async :meth:`SyncMigrationAdapter.downgrade`."""
         return await run_sync(
             cls._twin.downgrade,
+            revision,
+            directory=directory,
+            connection_string=connection_string,
+            **options,
+        )
+
+    @classmethod
+    @_public_async
+    async def stamp(
+        cls,
+        revision: str,
+        *,
+        directory: PathLike,
+        connection_string: ConnectionString,
+        **options: Any,
+    ) -> None:
+        """Async :meth:`SyncMigrationAdapter.stamp`."""
+        await run_sync(
+            cls._twin.stamp,
             revision,
             directory=directory,
             connection_string=connection_string,

@@ -49,6 +49,11 @@ class MigrationProtocol(Protocol):
     ) -> str | None:
         """Revert revisions down to ``revision``."""
 
+    def stamp(
+        self, revision: str, *, directory: str, connection_string: str, **kwargs: Any
+    ) -> None:
+        """Record the database as being at ``revision`` without running anything."""
+
     def get_current_revision(
         self, *, directory: str, connection_string: str, **kwargs: Any
     ) -> str | None:
@@ -101,6 +106,11 @@ class AsyncMigrationProtocol(Protocol):
         self, revision: str, *, directory: str, connection_string: str, **kwargs: Any
     ) -> str | None:
         """Revert revisions down to ``revision``."""
+
+    async def stamp(
+        self, revision: str, *, directory: str, connection_string: str, **kwargs: Any
+    ) -> None:
+        """Record the database as being at ``revision`` without running anything."""
 
     async def get_current_revision(
         self, *, directory: str, connection_string: str, **kwargs: Any

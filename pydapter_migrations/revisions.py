@@ -12,6 +12,7 @@ __all__ = [
     "find_transaction_control",
     "plan_linear",
     "relative_steps",
+    "resolve_linear",
     "slugify",
 ]
 
@@ -65,6 +66,20 @@ def slugify(message: str, max_length: int = 40) -> str:
     text = unicodedata.normalize("NFKD", message).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
     return slug[:max_length].rstrip("_") or "revision"
+
+
+def resolve_linear(order: list[str], target: str) -> str | None:
+    """The revision ``target`` names in a linear history (``order``, oldest first):
+    ``head`` is the newest, ``base`` none (``None``), an id itself."""
+    from .errors import MigrationNotFoundError
+
+    if target == HEAD:
+        return order[-1] if order else None
+    if target == BASE:
+        return None
+    if target not in order:
+        raise MigrationNotFoundError(f"no revision {target!r} in this directory", revision=target)
+    return target
 
 
 def plan_linear(order: list[str], current: str | None, operation: str, target: str) -> list[str]:

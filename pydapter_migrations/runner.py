@@ -178,6 +178,7 @@ class MigrationRun:
 
 Plan = Callable[[MigrationRun], MigrationPlan[Any]]
 Apply = Callable[[MigrationRun, MigrationPlan[Any]], None]
+Applied = Callable[[MigrationRun], frozenset[str]]
 
 
 def run_migration(
@@ -193,8 +194,11 @@ def run_migration(
     options: Mapping[str, Any],
     plan: Plan,
     apply: Apply,
+    applied: Applied,
+    misdirected_hint: str = "",
 ) -> None:
-    """Run ``operation`` to ``target``: lock, plan, apply, hooks, errors."""
+    """Run ``operation`` to ``target``: lock, plan, apply, check what the database now
+    records, hooks, errors."""
     error_type = error_type_of(operation)
     with (
         wrap_errors(error_type, adapter=adapter, action=str(operation), secrets=url.secrets()),
@@ -206,6 +210,7 @@ def run_migration(
                 migration_plan = plan(run)
                 run.begin(migration_plan)
                 apply(run, migration_plan)
+                _check_reported(run, applied(run), misdirected_hint)
             except Exception as exc:
                 # Judged while the lock is held: was it lost under the run?
                 error = _run_error(exc, run, error_type)
@@ -223,6 +228,29 @@ def _session(url: DatabaseURL, purpose: str) -> Iterator[Session]:
         yield session
     finally:
         session.close()
+
+
+def _check_reported(run: MigrationRun, recorded: frozenset[str], hint: str) -> None:
+    """Raise unless the database records what the run reported: a run never reports what
+    did not happen (an environment may well have migrated another database)."""
+    operation, done = run.operation, run.done
+    if operation == Operation.DOWNGRADE:
+        wrong = [revision for revision in done if revision in recorded]
+        claim = "reverted"
+    elif operation == Operation.STAMP and not done:
+        wrong = sorted(recorded)  # stamped to base: nothing may be recorded
+        claim = "left unrecorded (stamped to base)"
+    else:
+        wrong = [revision for revision in done if revision not in recorded]
+        claim = "applied" if operation == Operation.UPGRADE else "stamped"
+    if not wrong:
+        return
+    raise run.error(
+        f"the {operation} reported {', '.join(wrong)} {claim}, but the database at "
+        f"{run.url} does not record that: the migrations ran against another database"
+        + (f" ({hint})" if hint else ""),
+        revision=wrong[0],
+    )
 
 
 def _run_error(

@@ -210,3 +210,37 @@ def test_async_calls_run_on_threads_of_their_own(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     assert seen and seen[0].startswith("pydapter-migrations")
+
+
+def test_a_run_that_migrated_another_database_is_not_reported_as_done(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """The core reads the target's version state after every run: a backend (an env.py,
+    say) that migrated some other database cannot report success."""
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+
+    class Misdirected(ReferenceAdapter):
+        migration_key: ClassVar[str] = "misdirected"
+        misdirected_hint: ClassVar[str] = "make it use the URL it is given"
+
+        @classmethod
+        def _apply(cls, run: Any, plan: Any) -> None:
+            ReferenceAdapter.upgrade(directory=run.directory, connection_string=other)
+            for revision in plan.revisions:
+                run.revision_done(revision)
+
+    directory = str(tmp_path / "m")
+    Misdirected.init_migrations(directory)
+    revision = Misdirected.create_migration("one", directory=directory)
+    write_reference_revision(Path(directory), revision, ["CREATE TABLE t (id integer)"], [])
+    with pytest.raises(MigrationUpgradeError) as info:
+        Misdirected.upgrade(directory=directory, connection_string=sqlite_url)
+    assert "does not record" in str(info.value) and "make it use the URL" in str(info.value)
+    assert info.value.revision == revision
+    assert (
+        Misdirected.get_current_revision(directory=directory, connection_string=sqlite_url) is None
+    )
+    assert (
+        ReferenceAdapter.get_current_revision(directory=directory, connection_string=other)
+        == revision
+    )

@@ -6,7 +6,7 @@ traceback. Heavy imports (backends, rich) happen only in the commands that need 
 
 ``options`` holds the global options and settings, ``failures`` the error handling,
 ``output`` what is drawn; the commands live in ``backends``, ``authoring`` (init, new),
-``migrate`` (upgrade, downgrade) and ``inspection`` (current, history, status, verify).
+``migrate`` (upgrade, downgrade, stamp) and ``inspection`` (current, history, status, verify).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .authoring import init, new
 from .backends import backends
 from .failures import Group
 from .inspection import current, history, status, verify
-from .migrate import downgrade, upgrade
+from .migrate import downgrade, stamp, upgrade
 from .options import PROG_NAME, current_state, global_options
 
 __all__ = ["cli", "main"]
@@ -36,7 +36,7 @@ def cli() -> None:
     current_state()
 
 
-for _command in (backends, init, new, upgrade, downgrade, current, history, status, verify):
+for _command in (backends, init, new, upgrade, downgrade, stamp, current, history, status, verify):
     cli.add_command(_command)
 
 

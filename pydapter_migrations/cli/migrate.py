@@ -18,7 +18,7 @@ from .options import (
     sql_option,
 )
 
-__all__ = ["downgrade", "upgrade"]
+__all__ = ["downgrade", "stamp", "upgrade"]
 
 _MIGRATE_SETTINGS = {"ignore_unknown_options": True}  # so that `downgrade -1` parses
 
@@ -103,3 +103,13 @@ def upgrade(revision: str, sql: bool, lock_timeout: float | None) -> None:
 def downgrade(revision: str, sql: bool, lock_timeout: float | None) -> None:
     """Revert revisions down to REVISION (an id, -1, or base)."""
     _migrate("downgrade", revision, sql, lock_timeout)
+
+
+@click.command()
+@click.argument("revision")
+@lock_timeout_option
+@global_options
+def stamp(revision: str, lock_timeout: float | None) -> None:
+    """Record the database as being at REVISION (head, base, an id) without running
+    anything: how to adopt a database built by other means."""
+    _migrate("stamp", revision, False, lock_timeout)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RunReporter", "echo_json", "render_backends", "render_history", "render_status"]
 
-_VERBS = {"upgrade": "applied", "downgrade": "reverted"}
+_VERBS = {"upgrade": "applied", "downgrade": "reverted", "stamp": "stamped"}
 
 
 def echo_json(data: Any) -> None:
@@ -44,13 +44,14 @@ class RunReporter:
         self.started = False
         self.total = 0
         self.done = 0
+        self.last: str | None = None
         self.elapsed: float | None = None
         self._bar: ProgressBar[str] | None = None
 
     @hookimpl
     def before_migrate(self, event: MigrationEvent) -> None:
         self.started, self.total = True, event.total
-        if self.terminal and self.total:
+        if self.terminal and self.total and self.operation != "stamp":
             self._bar = click.progressbar(
                 length=self.total,
                 label=f"{self.operation.capitalize()} to {event.target}",
@@ -63,6 +64,7 @@ class RunReporter:
     @hookimpl
     def after_revision(self, event: MigrationEvent) -> None:
         self.done += 1
+        self.last = event.revision
         if self._bar is not None:
             self._bar.update(1, event.revision)
             return
@@ -90,6 +92,9 @@ class RunReporter:
         head = f"{self.operation} to {target}"
         if not self.started:
             return f"{head}: done"
+        if self.operation == "stamp":
+            recorded = self.last or "nothing (base)"
+            return f"{head}: the database now records {recorded}; nothing was run"
         if not self.total:
             return f"{head}: nothing to do, the database is already there"
         verb = _VERBS.get(self.operation, self.operation)

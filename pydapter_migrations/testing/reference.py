@@ -31,6 +31,7 @@ from ..backend import (
     SyncMigrationAdapter,
     ahead_of_directory,
     plan_linear,
+    resolve_linear,
 )
 
 __all__ = ["AsyncReferenceAdapter", "ReferenceAdapter", "write_reference_revision"]
@@ -154,6 +155,24 @@ class ReferenceAdapter(SyncMigrationAdapter[None]):
                 run.revision_failed(revision)
                 session.execute("ROLLBACK")
                 raise
+            run.revision_done(revision)
+
+    @classmethod
+    def _stamp(cls, run: MigrationRun) -> None:
+        revision = resolve_linear(cls._order(run.directory), run.target)
+        session = run.session
+        session.execute(f"CREATE TABLE IF NOT EXISTS {_VERSION_TABLE} (revision text)")
+        session.execute("BEGIN")
+        try:
+            session.execute(f"DELETE FROM {_VERSION_TABLE}")
+            if revision is not None:
+                session.execute(f"INSERT INTO {_VERSION_TABLE} VALUES (?)", (revision,))
+            run.before_commit(revision or "base")
+            session.execute("COMMIT")
+        except BaseException:
+            session.execute("ROLLBACK")
+            raise
+        if revision is not None:
             run.revision_done(revision)
 
     @classmethod

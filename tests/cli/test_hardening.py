@@ -164,3 +164,21 @@ def test_a_database_ahead_of_the_directory(
     assert second in line and "does not contain" in line
     ok = run("-b", key, "--url", sqlite_url, "verify")
     assert ok.returncode == 0 and first
+
+
+@pytest.mark.parametrize("key", ["alembic", "yoyo"])
+def test_stamp_adopts_a_database_built_by_other_means(
+    run: Run, tmp_path: Path, sqlite_url: str, key: str
+) -> None:
+    first, second = _project(run, tmp_path, key, sqlite_url, USERS, (["SELECT 1"], ["SELECT 1"]))
+    KitDatabase(DatabaseURL.parse(sqlite_url)).query("CREATE TABLE users (id integer)")
+    args = ["-b", key, "--url", sqlite_url]
+    stamped = run(*args, "stamp", first)
+    assert stamped.returncode == 0, stamped
+    assert f"the database now records {first}; nothing was run" in stamped.stdout
+    assert run(*args, "current").stdout.strip() == first
+    upgraded = run(*args, "upgrade")
+    assert upgraded.returncode == 0 and f"applied {second}" in upgraded.stdout, upgraded
+    assert run(*args, "stamp", "base").returncode == 0
+    assert run(*args, "current").stdout.strip() == "(nothing applied)"
+    assert "users" in KitDatabase(DatabaseURL.parse(sqlite_url)).tables()

@@ -59,6 +59,7 @@ __all__ = [
     "is_initialised",
     "plan",
     "render_sql",
+    "stamp",
 ]
 
 #: Serialises every use of Alembic's global proxies within this process.
@@ -256,6 +257,21 @@ def apply(run: MigrationRun, state: Any, revisions: list[str]) -> None:
         with EnvironmentContext(config, script, fn=steps, destination_rev=target):
             script.run_env()
     reporter.committed()
+
+
+def stamp(run: MigrationRun) -> None:
+    """Record the database as being at ``run.target`` (Alembic's own stamp, through the
+    environment, on the run's session), then report the revisions it now records."""
+    directory = run.directory
+    with ALEMBIC_GUARD:
+        with _scripts_lock(directory), _revision_errors(run.target):
+            script = _load_script(directory)
+            graph = _checked_graph(script)
+            graph.revision_map.get_revisions(run.target)  # an unknown target fails here
+        config = _config(directory, RunOptions(url=run.url, session=run.session))
+        command.stamp(config, run.target)
+    for head in _heads(run.session):
+        run.revision_done(head)
 
 
 def render_sql(directory: Path, session: Session, operation: Operation, target: str) -> str:

@@ -104,6 +104,12 @@ class AlembicAdapter(SyncMigrationAdapter[Any]):
         apply(run, plan.state, list(plan.revisions))
 
     @classmethod
+    def _stamp(cls, run: MigrationRun) -> None:
+        from ._engine import stamp
+
+        stamp(run)
+
+    @classmethod
     def _render_sql(
         cls, directory: Path, session: Session, operation: Operation, target: str
     ) -> str:

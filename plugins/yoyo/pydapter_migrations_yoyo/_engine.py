@@ -318,6 +318,32 @@ def run(backend: DatabaseBackend, steps: Sequence[Step], migration_run: Migratio
         migration_run.revision_done(migration.id)
 
 
+def stamp(
+    backend: DatabaseBackend, migrations: Sequence[Migration], target: str | None, run: MigrationRun
+) -> None:
+    """Record exactly ``target`` and what it depends on as applied (``None``: nothing),
+    in one transaction, running no revision."""
+    ensure_internal_schema(backend)
+    wanted: set[str] = set()
+    todo = [m for m in migrations if m.id == target]
+    while todo:
+        migration = todo.pop()
+        if migration.id not in wanted:
+            wanted.add(migration.id)
+            todo += list(migration.depends)
+    applied = applied_ids(backend)
+    record = _Bookkeeping(backend)
+    with backend.transaction():
+        run.before_commit(target or "base")
+        for migration in migrations:
+            if migration.id in wanted and migration.id not in applied:
+                record(migration, "mark")  # yoyo's own word for it, in its log
+            elif migration.id not in wanted and migration.id in applied:
+                record(migration, "unmark")
+    if target is not None:
+        run.revision_done(target)
+
+
 _MARK = "pydapter_revision"
 
 
@@ -372,7 +398,8 @@ class _Statement:
 
 
 class _Bookkeeping:
-    """Writes yoyo's rows for a revision applied or rolled back: its mark and its log."""
+    """Writes yoyo's rows for a revision applied, rolled back, marked or unmarked
+    (``direction``, yoyo's word in its log): its mark and its log."""
 
     def __init__(self, backend: DatabaseBackend) -> None:
         self.backend = backend
@@ -382,7 +409,7 @@ class _Bookkeeping:
 
     def __call__(self, migration: Migration, direction: str) -> None:
         when = _timestamp(self.backend)
-        if direction == "apply":
+        if direction in ("apply", "mark"):
             self.mark(
                 {"migration_hash": migration.hash, "migration_id": migration.id, "when": when}
             )

@@ -25,6 +25,7 @@ from pydapter_migrations.backend import (
     ahead_of_directory,
     error_type_of,
     plan_linear,
+    resolve_linear,
 )
 
 from . import _files
@@ -131,6 +132,15 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
             return
         backend = _engine.on_session(run.session, _files.migration_table(run.directory))
         _engine.run(backend, plan.state, run)
+
+    @classmethod
+    def _stamp(cls, run: MigrationRun) -> None:
+        from . import _engine
+
+        migrations = _engine.load(run.directory)
+        target = resolve_linear([m.id for m in migrations], run.target)
+        backend = _engine.on_session(run.session, _files.migration_table(run.directory))
+        _engine.stamp(backend, migrations, target, run)
 
     @classmethod
     def _render_sql(

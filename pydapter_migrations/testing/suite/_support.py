@@ -203,6 +203,11 @@ class SuiteBase:
             kw.setdefault("observers", self._observers)
         return self.call("downgrade", target, directory=str(directory), connection_string=url, **kw)
 
+    def stamp(self, directory: Path, url: str, target: str, **kw: Any) -> Any:
+        if self._observers:
+            kw.setdefault("observers", self._observers)
+        return self.call("stamp", target, directory=str(directory), connection_string=url, **kw)
+
     def current(self, directory: Path, url: str) -> str | None:
         revision: str | None = self.call(
             "get_current_revision", directory=str(directory), connection_string=url

@@ -24,8 +24,8 @@ class ContractSuite(SuiteBase):
         key = self.adapter.migration_key
         assert isinstance(key, str) and key
         assert get_adapter(key) is self.adapter, f"{key!r} must resolve to the adapter class"
-        for method in ("init_migrations", "create_migration", "upgrade", "downgrade",
-                       "get_current_revision", "get_migration_history"):  # fmt: skip
+        for method in ("init_migrations", "create_migration", "upgrade", "downgrade", "stamp",
+                       "get_current_revision", "get_migration_history", "verify"):  # fmt: skip
             is_coroutine = inspect.iscoroutinefunction(getattr(self.adapter, method))
             assert is_coroutine == self.adapter.is_async, method
         assert self.adapter.capabilities() <= {"autogenerate", "sql", "async"}

@@ -121,3 +121,31 @@ class MigrationsSuite(SuiteBase):
         problems = self.call("verify", directory=str(older), connection_string=url)
         assert [(p["problem"], p["revision"]) for p in problems] == [("missing_file", r2)]
         assert self.current(directory, url) == r2
+
+    def test_stamp_records_a_revision_without_running_it(
+        self, directory: Path, url: str, db: KitDatabase, recorder: Recorder
+    ) -> None:
+        r1, r2 = self.chain(directory, url, 2)
+        # A database built by other means: r1's schema is there, nothing is recorded.
+        for statement in ("CREATE TABLE kit_log (n integer)", "CREATE TABLE kit_t1 (id integer)",
+                          "INSERT INTO kit_log VALUES (1)"):  # fmt: skip
+            db.query(statement)
+        self.stamp(directory, url, r1)
+        assert self.current(directory, url) == r1
+        assert db.kit_tables() == {"kit_log", "kit_t1"}  # nothing ran
+        [before] = recorder.named("before_migrate")
+        assert (before.operation, before.target) == ("stamp", r1)
+        assert [e.revision for e in recorder.named("after_revision")] == [r1]
+        assert len(recorder.named("after_migrate")) == 1
+        self.upgrade(directory, url)  # only r2 runs
+        assert sorted(row[0] for row in db.query("SELECT n FROM kit_log")) == [1, 2]
+        files = snapshot(directory)
+        with pytest.raises(MigrationNotFoundError):
+            self.stamp(directory, url, "feedc0ffee99")
+        assert self.current(directory, url) == r2 and snapshot(directory) == files
+        self.stamp(directory, url, "base")
+        assert self.current(directory, url) is None
+        assert db.kit_tables() == {"kit_log", "kit_t1", "kit_t2"}  # nothing ran
+        self.stamp(directory, url, "head")
+        assert self.current(directory, url) == r2
+        assert [h["applied"] for h in self.history(directory, url)] == [True, True]

@@ -19,6 +19,7 @@ from pydapter_migrations.backend import (
     Session,
     SyncMigrationAdapter,
     plan_linear,
+    resolve_linear,
 )
 
 MARKER = "ref-migrations.txt"
@@ -97,6 +98,15 @@ class RefAdapter(SyncMigrationAdapter[None]):
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            run.revision_done(revision)
+
+    @classmethod
+    def _stamp(cls, run: MigrationRun) -> None:
+        revision = resolve_linear(cls._order(run.directory), run.target)
+        cls._read(run.session)
+        run.session.execute("DELETE FROM ref_version")
+        if revision is not None:
+            run.session.execute("INSERT INTO ref_version VALUES (?)", (revision,))
             run.revision_done(revision)
 
     @classmethod

@@ -24,6 +24,7 @@ from pydapter_migrations.backend import (
     SyncMigrationAdapter,
     ahead_of_directory,
     plan_linear,
+    resolve_linear,
 )
 
 __all__ = ["AsyncPlainSQLAdapter", "PlainSQLAdapter", "write_revision"]
@@ -99,6 +100,26 @@ class PlainSQLAdapter(SyncMigrationAdapter[None]):
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            run.revision_done(revision)
+
+    @classmethod
+    def _stamp(cls, run: MigrationRun) -> None:
+        order = _order(run.directory)
+        revision = resolve_linear(order, run.target)
+        wanted = order[: order.index(revision) + 1] if revision is not None else []
+        db = run.session
+        db.execute(f"CREATE TABLE IF NOT EXISTS {_TABLE} (revision varchar(16) PRIMARY KEY)")
+        db.execute("BEGIN")
+        try:
+            run.before_commit(revision or "base")
+            db.execute(f"DELETE FROM {_TABLE}")
+            for applied in wanted:
+                db.execute(f"INSERT INTO {_TABLE} VALUES (?)", (applied,))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        if revision is not None:
             run.revision_done(revision)
 
     @classmethod
