@@ -210,7 +210,8 @@ def run_migration(
                 migration_plan = plan(run)
                 run.begin(migration_plan)
                 apply(run, migration_plan)
-                _check_reported(run, applied(run), misdirected_hint)
+                if run.done or run.operation == Operation.STAMP:
+                    _check_reported(run, applied(run), misdirected_hint)
             except Exception as exc:
                 # Judged while the lock is held: was it lost under the run?
                 error = _run_error(exc, run, error_type)

@@ -32,6 +32,16 @@ def cached_graph(directory: Path) -> RevisionGraph | None:
     return graph_cache.read_cache(directory, graph_cache.fingerprint(directory))
 
 
+def applied_from_cache(directory: Path, session: Session) -> frozenset[str] | None:
+    """The revisions the database has applied, answered from the cached graph without
+    importing Alembic; ``None`` when the cache cannot prove itself fresh."""
+    graph = cached_graph(directory)
+    if graph is None:
+        return None
+    recorded = heads(session)
+    return frozenset(graph.applied(recorded)) | {h for h in recorded if h not in graph.revisions}
+
+
 def up_to_date(
     graph: RevisionGraph, current_heads: tuple[str, ...], operation: str, target: str
 ) -> bool:

@@ -125,6 +125,11 @@ class AlembicAdapter(SyncMigrationAdapter[Any]):
 
     @classmethod
     def _applied(cls, directory: Path, session: Session) -> frozenset[str]:
+        from ._quick import applied_from_cache
+
+        found = applied_from_cache(directory, session)
+        if found is not None:
+            return found
         from ._engine import applied
 
         return applied(directory, session)
