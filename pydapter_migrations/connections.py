@@ -69,11 +69,21 @@ class Session:
     ``?`` or ``%``) and puts them in the driver's parameter style.
     """
 
-    def __init__(self, connection: Any, *, family: str, paramstyle: str, driver: str) -> None:
+    def __init__(
+        self,
+        connection: Any,
+        *,
+        family: str,
+        paramstyle: str,
+        driver: str,
+        url: DatabaseURL | None = None,
+    ) -> None:
         self.connection = connection
         self.family = family
         self.paramstyle = paramstyle
         self.driver = driver
+        #: The URL it was opened with (its ``repr`` masks every secret), if known.
+        self.url = url
 
     def __repr__(self) -> str:
         return f"<Session {self.family}+{self.driver or 'default'}>"
@@ -96,6 +106,21 @@ class Session:
         """The first column of the first row, or ``None``."""
         rows = self.execute(sql, params)
         return rows[0][0] if rows else None
+
+    def identity(self) -> tuple[Any, ...]:
+        """What tells this session's database apart from another one, asked of the server
+        (the first item names it for people)."""
+        if self.family == "sqlite":
+            rows = self.execute("PRAGMA database_list")
+            path = next((row[2] for row in rows if row[1] == "main"), "") or ":memory:"
+            return (os.path.realpath(path) if path != ":memory:" else path,)
+        if self.family == "postgresql":
+            row = self.execute(
+                "SELECT current_database(), inet_server_port(), pg_postmaster_start_time()::text"
+            )[0]
+            return tuple(row)
+        row = self.execute("SELECT DATABASE(), @@hostname, @@port")[0]
+        return tuple(row)
 
     def in_transaction(self) -> bool:
         """Whether the driver reports an open transaction (``True`` when it cannot tell)."""
@@ -157,11 +182,14 @@ def connect(url: DatabaseURL | str, *, purpose: str = "", create: bool = True) -
     ``create=False`` a missing SQLite file raises :class:`DatabaseMissingError` instead
     of being created.
     """
-    url = DatabaseURL.parse(url).sync()
+    given = DatabaseURL.parse(url)
+    url = given.sync()
     opener = _OPENERS.get(url.backend)
     if opener is None:
         raise InvalidURLError(f"no connection is known for {url.backend} databases")
-    return opener(url, purpose, create)
+    session = opener(url, purpose, create)
+    session.url = given
+    return session
 
 
 async def connect_async(url: DatabaseURL | str, *, purpose: str = "") -> Any:

@@ -96,10 +96,15 @@ class MigrationRun:
     hooks: MigrationHooks
     lock: MigrationLock
     options: Mapping[str, Any] = field(default_factory=dict)
+    misdirected_hint: str = ""
     started: float = field(default_factory=time.perf_counter)
+    #: Revisions committed, in order.
     done: list[str] = field(default_factory=list)
+    #: Revisions whose work has run (``before_commit``), committed or not yet.
+    ran: list[str] = field(default_factory=list)
     pending: tuple[str, ...] = ()
     _last_mark: float = 0.0
+    _identity: Any = None
 
     @property
     def session(self) -> Session:
@@ -127,7 +132,23 @@ class MigrationRun:
         session = session or self.session
         if not session.in_transaction():
             raise _ended(revision, sys.exc_info()[1])
+        if not self.lock.holds(session.connection):
+            self._check_same_database(session)
         self.lock.fence(session)
+        self.ran.append(revision)
+
+    def _check_same_database(self, session: Session) -> None:
+        """A connection of the backend's own must be on the run's database: an environment
+        that connects elsewhere is stopped before its first commit."""
+        if self._identity is None:
+            self._identity = self.session.identity()
+        found = session.identity()
+        if found != self._identity:
+            raise self.error(
+                f"the migrations run on another database ({found[0]}) than the one given "
+                f"({self.url}); nothing of them is committed"
+                + (f" ({self.misdirected_hint})" if self.misdirected_hint else "")
+            )
 
     def revision_failed(self, revision: str, session: Session | None = None) -> None:
         """Inside ``revision``'s transaction, when it failed and before the rollback: raises
@@ -142,11 +163,14 @@ class MigrationRun:
         its transaction (the failure it then had, if any, is the current exception)."""
         return _ended(revision, sys.exc_info()[1])
 
-    def revision_done(self, revision: str) -> None:
-        """``revision`` committed: fire ``after_revision``."""
+    def revision_done(self, revision: str, elapsed: float | None = None) -> None:
+        """``revision`` committed: fire ``after_revision``. ``elapsed`` is the seconds its
+        work took, when the backend knows better than the time since the last one (its
+        commit came later, shared with other revisions)."""
         now = time.perf_counter()
         self.done.append(revision)
-        elapsed, self._last_mark = now - (self._last_mark or self.started), now
+        since, self._last_mark = now - (self._last_mark or self.started), now
+        elapsed = since if elapsed is None else elapsed
         self.hooks.after_revision(
             replace(self.event, revision=revision, index=len(self.done), elapsed=elapsed)
         )
@@ -165,7 +189,8 @@ class MigrationRun:
     @property
     def failed_revision(self) -> str | None:
         """The planned revision that was running when the run stopped, if any."""
-        return self.pending[len(self.done)] if len(self.done) < len(self.pending) else None
+        index = max(len(self.done), len(self.ran))
+        return self.pending[index] if index < len(self.pending) else None
 
     def finish(self) -> None:
         self.hooks.after_migrate(replace(self.event, elapsed=time.perf_counter() - self.started))
@@ -205,7 +230,9 @@ def run_migration(
         _session(session_url, f"{adapter} {operation}") as session,
     ):
         with database_lock(url, timeout=lock_timeout, adapter=adapter, session=session) as lock:
-            run = MigrationRun(adapter, operation, directory, url, target, hooks, lock, options)
+            run = MigrationRun(
+                adapter, operation, directory, url, target, hooks, lock, options, misdirected_hint
+            )
             try:
                 migration_plan = plan(run)
                 run.begin(migration_plan)
@@ -260,6 +287,11 @@ def _run_error(
     """The :class:`MigrationError` a failed run raises for ``exc``."""
     failed = run.failed_revision
     committed = f"; committed before it: {', '.join(run.done)}" if run.done else ""
+    uncommitted = [revision for revision in run.ran if revision not in run.done]
+    if uncommitted:
+        # An environment that runs several revisions in one transaction (an adopted env.py
+        # without transaction_per_migration) rolls them back together.
+        committed += f"; rolled back with it: {', '.join(uncommitted)}"
     if isinstance(exc, HookFailedError):
         last = run.done[-1] if run.done else None
         after = f" after revision {last} was {run.operation.verb}" if last else ""

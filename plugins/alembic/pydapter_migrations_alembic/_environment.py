@@ -51,6 +51,8 @@ class Reporter:
 
     run: MigrationRun
     pending: list[str] = field(default_factory=list)
+    #: Seconds each pending revision took, where known (an own env.py's steps).
+    durations: list[float] = field(default_factory=list)
     connection: Connection | None = None
 
     def applied(self, revision: str) -> None:
@@ -68,8 +70,9 @@ class Reporter:
 
     def committed(self) -> None:
         done, self.pending = self.pending, []
-        for revision in done:
-            self.run.revision_done(revision)
+        took, self.durations = self.durations, []
+        for index, revision in enumerate(done):
+            self.run.revision_done(revision, elapsed=took[index] if index < len(took) else None)
 
 
 @dataclass

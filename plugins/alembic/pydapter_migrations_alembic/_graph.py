@@ -1,21 +1,19 @@
-"""The revision graph of a migration directory, cached so that most calls import no script.
+"""The revision graph of a project, cached so that most calls import no script.
 
 Alembic learns the graph by importing every revision file. The graph (ids, down
-revisions, dependencies, branch labels, messages) is kept in
-``<directory>/__pycache__/pydapter_alembic_graph.json`` with the name, size, mtime,
-ctime and inode of every entry of ``versions/`` and of ``alembic.ini``. The cache is used
-only when it proves itself fresh: the same entries with the same stats. A file whose
-timestamps fall within the clock's granularity of the scan could change again without
-its stats showing it ("racy", as git calls it); for those the cache also holds a digest
-of the content that was parsed, and they are trusted only while their content still
-matches it. Otherwise the scripts are loaded by Alembic and the cache rewritten.
-A directory whose ``alembic.ini`` reads revisions from anywhere else
-(``version_locations``, ``recursive_version_locations``, ``sourceless``) is never cached.
+revisions, dependencies, branch labels, messages, files) is kept in the project's
+``__pycache__/pydapter_alembic_graph.json`` with the name, size, mtime, ctime and inode of
+the ini, of ``env.py`` and of every entry of every folder revisions live in (as the ini
+and ``env.py`` name them). The cache is used only when it proves itself fresh: the same
+entries with the same stats. A file whose timestamps fall within the clock's granularity
+of the scan could change again without its stats showing it ("racy", as git calls it);
+for those the cache also holds a digest of the content that was parsed, and they are
+trusted only while their content still matches it. Otherwise the scripts are loaded by
+Alembic and the cache rewritten.
 """
 
 from __future__ import annotations
 
-import configparser
 import contextlib
 import hashlib
 import json
@@ -27,19 +25,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._project import Project
+
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
     from alembic.script.revision import RevisionMap
 
 __all__ = ["RevisionGraph", "RevisionInfo", "fingerprint", "read_cache", "write_cache"]
 
-_FORMAT = 2
-_CACHE_DIR = "__pycache__"
+_FORMAT = 3
 _CACHE_NAME = "pydapter_alembic_graph.json"
 # Timestamps closer than this to the scan cannot prove a file unchanged since.
 _RACY_NS = 2_000_000_000
 
 Stat = tuple[int, int, int, int]
+Stats = dict[str, Stat]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ class RevisionInfo:
     depends_on: tuple[str, ...]
     branch_labels: tuple[str, ...]
     description: str
+    #: The revision's file.
+    path: str = ""
 
 
 def _tuple(value: object) -> tuple[str, ...]:
@@ -81,6 +83,7 @@ class RevisionGraph:
                 depends_on=_tuple(getattr(module, "depends_on", None)),
                 branch_labels=_tuple(getattr(module, "branch_labels", None)),
                 description=rev.doc or "",
+                path=str(rev.path),
             )
         graph = cls(infos)
         graph._map = script.revision_map
@@ -139,24 +142,35 @@ class RevisionGraph:
         return seen
 
 
-def fingerprint(directory: Path) -> dict[str, Stat]:
-    """Stats of ``alembic.ini`` and of every entry of ``versions/`` (bar ``__pycache__``)."""
-    stats: dict[str, Stat] = {}
-    with contextlib.suppress(FileNotFoundError):
-        st = (directory / "alembic.ini").stat()
-        stats["alembic.ini"] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-    with os.scandir(directory / "versions") as entries:
+def fingerprint(project: Project, locations: Iterable[Path], recursive: bool = False) -> Stats:
+    """Stats of the ini, ``env.py`` and every entry of the revision folders (bar
+    ``__pycache__``), keyed by path."""
+    stats: Stats = {}
+    for path in (project.ini, project.script_location / "env.py"):
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                st = path.stat()
+                stats[str(path)] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    todo = [Path(location) for location in locations]
+    while todo:
+        folder = todo.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            stats[str(folder)] = (-1, 0, 0, 0)  # its appearing later changes the answer
+            continue
         for entry in entries:
             if entry.name == "__pycache__":
                 continue
             st = entry.stat(follow_symlinks=True)
-            key = f"versions/{entry.name}"
-            stats[key] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+            stats[entry.path] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+            if recursive and entry.is_dir():
+                todo.append(Path(entry.path))
     return stats
 
 
-def _cache_path(directory: Path) -> Path:
-    return directory / _CACHE_DIR / _CACHE_NAME
+def _cache_path(project: Project) -> Path:
+    return project.cache_dir / _CACHE_NAME
 
 
 def _alembic_version() -> str:
@@ -165,43 +179,26 @@ def _alembic_version() -> str:
     return version("alembic")
 
 
-def racy(stats: dict[str, Stat], scanned_ns: int) -> list[str]:
+def racy(stats: Stats, scanned_ns: int) -> list[str]:
     """The entries whose stats cannot prove them unchanged since ``scanned_ns``."""
     return [name for name, st in stats.items() if max(st[1], st[2]) > scanned_ns - _RACY_NS]
 
 
-def digests(directory: Path, names: Iterable[str]) -> dict[str, str]:
-    """Content digests of the entries ``names`` (paths relative to ``directory``)."""
+def digests(names: Iterable[str]) -> dict[str, str]:
+    """Content digests of the files ``names``."""
     found = {}
     for name in names:
         try:
-            found[name] = hashlib.sha256((directory / name).read_bytes()).hexdigest()
+            found[name] = hashlib.sha256(Path(name).read_bytes()).hexdigest()
         except OSError:
             found[name] = ""
     return found
 
 
-# alembic.ini settings under which revisions live outside the fingerprinted versions/ files.
-_UNPROVABLE = ("version_locations", "recursive_version_locations", "sourceless")
-
-
-def provable(directory: Path) -> bool:
-    """Whether :func:`fingerprint` covers every file Alembic reads revisions from: not
-    when ``alembic.ini`` points Alembic at other folders, subfolders or bytecode."""
-    parser = configparser.RawConfigParser()
-    try:
-        parser.read(directory / "alembic.ini", encoding="utf-8")
-    except (configparser.Error, UnicodeDecodeError):
-        return False
-    return not any(parser.get("alembic", key, fallback="").strip() for key in _UNPROVABLE)
-
-
-def read_cache(directory: Path, stats: dict[str, Stat]) -> RevisionGraph | None:
+def read_cache(project: Project, stats: Stats) -> RevisionGraph | None:
     """The cached graph if it provably matches ``stats``; ``None`` otherwise."""
-    if not provable(directory):
-        return None
     try:
-        data = json.loads(_cache_path(directory).read_text(encoding="utf-8"))
+        data = json.loads(_cache_path(project).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     try:
@@ -214,7 +211,7 @@ def read_cache(directory: Path, stats: dict[str, Stat]) -> RevisionGraph | None:
         known: dict[str, str] = data["digests"]
         if any(name not in known for name in unsure):
             return None
-        if digests(directory, unsure) != {name: known[name] for name in unsure}:
+        if digests(unsure) != {name: known[name] for name in unsure}:
             return None
         revisions = {
             item["revision"]: RevisionInfo(
@@ -223,6 +220,7 @@ def read_cache(directory: Path, stats: dict[str, Stat]) -> RevisionGraph | None:
                 depends_on=tuple(item["depends_on"]),
                 branch_labels=tuple(item["branch_labels"]),
                 description=item["description"],
+                path=item.get("path", ""),
             )
             for item in data["revisions"]
         }
@@ -232,16 +230,14 @@ def read_cache(directory: Path, stats: dict[str, Stat]) -> RevisionGraph | None:
 
 
 def write_cache(
-    directory: Path,
+    project: Project,
     graph: RevisionGraph,
-    stats: dict[str, Stat],
+    stats: Stats,
     scanned_ns: int,
     content: dict[str, str],
 ) -> None:
     """Store ``graph`` for ``stats`` taken at ``scanned_ns``, with the ``content`` digests
-    of the racy entries; best effort (read-only directories just go without)."""
-    if not provable(directory):
-        return
+    of the racy entries; best effort (read-only folders just go without)."""
     data: dict[str, Any] = {
         "format": _FORMAT,
         "alembic": _alembic_version(),
@@ -255,11 +251,12 @@ def write_cache(
                 "depends_on": i.depends_on,
                 "branch_labels": i.branch_labels,
                 "description": i.description,
+                "path": i.path,
             }
             for i in graph.revisions.values()
         ],
     }
-    path = _cache_path(directory)
+    path = _cache_path(project)
     try:
         path.parent.mkdir(exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".graph-", dir=path.parent)

@@ -1,44 +1,38 @@
 """What the adapter answers without importing Alembic or SQLAlchemy.
 
 Importing Alembic costs a fresh process more than everything else a no-op ``upgrade``
-does, so the layout check, the version table (read with the plain driver) and "already at
-head?" live here; :mod:`._engine` (which imports Alembic) is loaded only for real work.
+does, so the version table (read on the core's session, with the table and schema
+``env.py`` uses) and "already at head?" (from the cached graph) live here; :mod:`._engine`
+(which imports Alembic) is loaded only for real work.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydapter_migrations.backend import HEAD, MigrationError, Operation, Session
 
 from . import _graph as graph_cache
+from ._facts import Facts, known
 from ._graph import RevisionGraph
+from ._project import Project
 
-__all__ = ["VERSION_TABLE", "cached_graph", "current", "heads", "is_initialised", "up_to_date"]
-
-VERSION_TABLE = "alembic_version"
-
-
-def is_initialised(directory: Path) -> bool:
-    return (
-        (directory / "alembic.ini").is_file()
-        and (directory / "env.py").is_file()
-        and (directory / "versions").is_dir()
-    )
+__all__ = ["applied_from_cache", "cached_graph", "current", "heads", "up_to_date"]
 
 
-def cached_graph(directory: Path) -> RevisionGraph | None:
+def cached_graph(project: Project, facts: Facts) -> RevisionGraph | None:
     """The revision graph from the cache, when the cache proves itself fresh."""
-    return graph_cache.read_cache(directory, graph_cache.fingerprint(directory))
+    recursive = (project.ini_option("recursive_version_locations") or "").lower() == "true"
+    stats = graph_cache.fingerprint(project, facts.locations(project), recursive)
+    return graph_cache.read_cache(project, stats)
 
 
-def applied_from_cache(directory: Path, session: Session) -> frozenset[str] | None:
+def applied_from_cache(project: Project, session: Session) -> frozenset[str] | None:
     """The revisions the database has applied, answered from the cached graph without
-    importing Alembic; ``None`` when the cache cannot prove itself fresh."""
-    graph = cached_graph(directory)
-    if graph is None:
+    importing Alembic; ``None`` when the cache or the env.py facts are not known."""
+    facts = known(project)
+    graph = cached_graph(project, facts) if facts is not None else None
+    if facts is None or graph is None:
         return None
-    recorded = heads(session)
+    recorded = heads(session, facts)
     return frozenset(graph.applied(recorded)) | {h for h in recorded if h not in graph.revisions}
 
 
@@ -64,8 +58,8 @@ def up_to_date(
 # -- reading the version table ------------------------------------------------
 
 
-def current(session: Session) -> str | None:
-    found = heads(session)
+def current(session: Session, facts: Facts) -> str | None:
+    found = heads(session, facts)
     if len(found) > 1:
         raise MigrationError(
             f"the database is at several branch heads ({', '.join(found)}), so it has no "
@@ -74,22 +68,31 @@ def current(session: Session) -> str | None:
     return found[0] if found else None
 
 
-def heads(session: Session) -> tuple[str, ...]:
-    """The rows of the version table, read on the core's session (no Alembic, no
-    SQLAlchemy); a database without the table has none."""
+def heads(session: Session, facts: Facts) -> tuple[str, ...]:
+    """The rows of the version table ``env.py`` uses, read on the core's session (no
+    Alembic, no SQLAlchemy); a database without the table has none."""
+    table, schema = facts.version_table, facts.version_table_schema
     if session.family == "sqlite":
         exists = session.scalar(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (VERSION_TABLE,)
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
         )
+        name = _quoted(table)
     elif session.family == "postgresql":
-        exists = session.scalar("SELECT to_regclass(?)", (VERSION_TABLE,))
+        name = f"{_quoted(schema)}.{_quoted(table)}" if schema else _quoted(table)
+        exists = session.scalar("SELECT to_regclass(?)", (name,))
     else:
         exists = session.scalar(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE()"
-            " AND table_name = ?",
-            (VERSION_TABLE,),
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = "
+            + ("?" if schema else "DATABASE()")
+            + " AND table_name = ?",
+            (schema, table) if schema else (table,),
         )
+        name = f"`{schema}`.`{table}`" if schema else f"`{table}`"
     if not exists:
         return ()
-    rows = session.execute(f"SELECT version_num FROM {VERSION_TABLE}")
+    rows = session.execute(f"SELECT version_num FROM {name}")
     return tuple(sorted(str(row[0]) for row in rows))
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'

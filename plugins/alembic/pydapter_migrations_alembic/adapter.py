@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydapter_migrations.backend import (
     AsyncMigrationAdapter,
     DatabaseURL,
+    MigrationError,
     MigrationPlan,
     MigrationRun,
     Operation,
@@ -21,7 +22,33 @@ from pydapter_migrations.backend import (
     ahead_of_directory,
 )
 
+if TYPE_CHECKING:
+    from ._facts import Facts
+    from ._project import Project
+
 __all__ = ["AlembicAdapter", "AsyncAlembicAdapter"]
+
+
+def _project(directory: Path) -> Project:
+    from ._models import refuse_while_loading_models
+    from ._project import locate
+
+    refuse_while_loading_models()
+    project = locate(directory)
+    if project is None:  # the core checked it exists: it changed since
+        raise MigrationError(f"{directory} is no longer an Alembic project")
+    return project
+
+
+def _facts(project: Project, session: Session | None) -> Facts:
+    from ._facts import known
+
+    facts = known(project)
+    if facts is None:
+        from ._engine import facts_of
+
+        facts = facts_of(project, session)
+    return facts
 
 
 class AlembicAdapter(SyncMigrationAdapter[Any]):
@@ -29,20 +56,26 @@ class AlembicAdapter(SyncMigrationAdapter[Any]):
 
     ``init_migrations`` writes ``alembic.ini``, ``env.py``, ``script.py.mako`` and
     ``versions/`` (no database URL is stored); revisions are ordinary Alembic scripts.
-    SQLite and PostgreSQL run each revision in its own transaction.
+    SQLite and PostgreSQL run each revision in its own transaction. An existing Alembic
+    project runs unchanged: pass its folder (the one holding ``env.py``) or its ini file.
     """
 
     migration_key: ClassVar[str] = "alembic"
     supports_autogenerate: ClassVar[bool] = True
     supports_sql: ClassVar[bool] = True
+    misdirected_hint: ClassVar[str] = (
+        "its env.py does not use the URL it was given: read it from "
+        "config.get_main_option('sqlalchemy.url'), or run on "
+        "config.attributes['connection'] as Alembic's cookbook shares a connection"
+    )
 
     @classmethod
     def _is_initialised(cls, directory: Path) -> bool:
         from ._models import refuse_while_loading_models
-        from ._quick import is_initialised
+        from ._project import locate
 
         refuse_while_loading_models()
-        return is_initialised(directory)
+        return locate(directory) is not None
 
     @classmethod
     def _init(
@@ -51,7 +84,7 @@ class AlembicAdapter(SyncMigrationAdapter[Any]):
         *,
         url: DatabaseURL | None,
         models_module: ModuleType | str | None,
-        **kwargs: Any,
+        **options: Any,
     ) -> None:
         from ._engine import init
         from ._models import refuse_while_loading_models
@@ -68,31 +101,37 @@ class AlembicAdapter(SyncMigrationAdapter[Any]):
         autogenerate: bool | None,
         slug: str,
         url: DatabaseURL | None,
-        **kwargs: Any,
+        **options: Any,
     ) -> str:
         from ._engine import create
 
-        return create(directory, message, autogenerate=autogenerate, slug=slug, url=url)
+        revision, _ = create(
+            _project(directory), message, autogenerate=autogenerate, slug=slug, url=url
+        )
+        return revision
 
     @classmethod
     def _plan(cls, run: MigrationRun) -> MigrationPlan[Any]:
         from ._quick import cached_graph, heads, up_to_date
 
-        directory = run.directory
-        current_heads = heads(run.session)
+        project = _project(run.directory)
+        facts = _facts(project, run.session)
+        current_heads = heads(run.session, facts)
         # An empty version table is never up to date, and the run will load every script
         # anyway: plan on those rather than on a second graph built from the cache.
-        graph = cached_graph(directory) if current_heads else None
+        graph = cached_graph(project, facts) if current_heads else None
         if graph is not None:
             unknown = [head for head in current_heads if head not in graph.revisions]
             if unknown:
                 raise run.error(ahead_of_directory(unknown[0]), revision=unknown[0])
-        if graph is not None and up_to_date(graph, current_heads, run.operation, run.target):
-            # The deploy-time no-op: answered without importing Alembic.
-            return MigrationPlan([], None)
+            if up_to_date(graph, current_heads, run.operation, run.target):
+                # The deploy-time no-op: answered without importing Alembic.
+                return MigrationPlan([], None)
         from ._engine import plan
 
-        revisions, state = plan(directory, run.operation, run.target, current_heads, cached=graph)
+        revisions, state = plan(
+            project, facts, run.operation, run.target, current_heads, cached=graph
+        )
         return MigrationPlan(revisions, state)
 
     @classmethod
@@ -107,7 +146,8 @@ class AlembicAdapter(SyncMigrationAdapter[Any]):
     def _stamp(cls, run: MigrationRun) -> None:
         from ._engine import stamp
 
-        stamp(run)
+        project = _project(run.directory)
+        stamp(run, project, _facts(project, run.session))
 
     @classmethod
     def _render_sql(
@@ -115,30 +155,34 @@ class AlembicAdapter(SyncMigrationAdapter[Any]):
     ) -> str:
         from ._engine import render_sql
 
-        return render_sql(directory, session, operation, target)
+        project = _project(directory)
+        return render_sql(project, _facts(project, session), session, operation, target)
 
     @classmethod
     def _current(cls, directory: Path, session: Session) -> str | None:
         from ._quick import current
 
-        return current(session)
+        project = _project(directory)
+        return current(session, _facts(project, session))
 
     @classmethod
     def _applied(cls, directory: Path, session: Session) -> frozenset[str]:
         from ._quick import applied_from_cache
 
-        found = applied_from_cache(directory, session)
+        project = _project(directory)
+        found = applied_from_cache(project, session)
         if found is not None:
             return found
         from ._engine import applied
 
-        return applied(directory, session)
+        return applied(project, _facts(project, session), session)
 
     @classmethod
     def _history(cls, directory: Path, session: Session | None) -> list[dict[str, Any]]:
         from ._engine import history
 
-        return history(directory, session)
+        project = _project(directory)
+        return history(project, _facts(project, session), session)
 
 
 class AsyncAlembicAdapter(AsyncMigrationAdapter):

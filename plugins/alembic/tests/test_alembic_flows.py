@@ -683,14 +683,23 @@ def test_racy_files_are_trusted_only_while_their_content_matches(tmp_path: Path)
     what was parsed catches it."""
     from pydapter_migrations_alembic import _graph
     from pydapter_migrations_alembic._engine import _graph as load_graph
+    from pydapter_migrations_alembic._facts import known
+    from pydapter_migrations_alembic._project import locate
 
     directory = tmp_path / "migrations"
     AlembicAdapter.init_migrations(directory)
     revision = AlembicAdapter.create_migration("original", directory=directory)
-    _, script = load_graph(directory)  # just written: every file is racy
+    project = locate(directory)
+    assert project is not None
+    facts = known(project)
+    assert facts is not None
+    _, script = load_graph(project, facts)  # just written: every file is racy
     assert script is not None
-    stats = _graph.fingerprint(directory)
-    cached = _graph.read_cache(directory, stats)
+
+    def stats() -> dict[str, tuple[int, int, int, int]]:
+        return _graph.fingerprint(project, facts.locations(project))
+
+    cached = _graph.read_cache(project, stats())
     assert cached is not None and cached.revisions[revision].description == "original"
 
     path = revision_file(directory, revision)
@@ -698,9 +707,9 @@ def test_racy_files_are_trusted_only_while_their_content_matches(tmp_path: Path)
     # Pretend the rewrite left every stat as it was (a coarse clock would).
     cache = directory / "__pycache__" / "pydapter_alembic_graph.json"
     data = json.loads(cache.read_text())
-    data["stats"] = _graph.fingerprint(directory)
+    data["stats"] = stats()
     cache.write_text(json.dumps(data))
-    assert _graph.read_cache(directory, _graph.fingerprint(directory)) is None
+    assert _graph.read_cache(project, stats()) is None
     [entry] = AlembicAdapter.get_migration_history(directory=directory)
     assert entry["description"] == "ORIGINAL"
 
