@@ -402,7 +402,11 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
     @classmethod
     @abstractmethod
     def _is_initialised(cls, directory: Path) -> bool:
-        """Whether ``directory`` holds this backend's migration environment."""
+        """Whether ``directory`` holds this backend's migration environment.
+
+        ``directory`` is what the user passed and may be a file (Alembic takes an ini);
+        answer False for anything this backend cannot use in place.
+        """
 
     @classmethod
     @abstractmethod
@@ -524,9 +528,9 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
             raise error_type(
                 f"migration directory {path} does not exist; run init_migrations first"
             )
-        if not path.is_dir():
-            raise error_type(f"{path} is not a directory; pass the migration directory")
         if not cls._is_initialised(path):
+            if not path.is_dir():
+                raise error_type(f"{path} is not a directory; pass the migration directory")
             raise error_type(
                 f"{path} is not a migration directory of the {cls.migration_key} backend; "
                 "run init_migrations first"

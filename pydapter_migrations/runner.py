@@ -313,7 +313,7 @@ def _run_error(
     error = _as_migration_error(exc, error_type, run.adapter, action, run.url)
     if error.revision is None:
         error.revision = failed
-    if run.done and error is not exc:
+    if committed and error is not exc:
         error.message += committed
     return error
 

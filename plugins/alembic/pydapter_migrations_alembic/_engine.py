@@ -216,20 +216,27 @@ class _Observer:
             self._listened.add(id(connection))
 
 
-class _ObservedContext(EnvironmentContext):
+def _observed_context(
+    config: Config, script: ScriptDirectory, observer: _Observer, **kw: Any
+) -> EnvironmentContext:
     """Alembic's environment context, keeping what env.py passes to ``configure`` and
-    adding an ``on_version_apply`` callback to its own (public API only)."""
+    adding an ``on_version_apply`` callback to its own (public API only).
 
-    def __init__(self, config: Config, script: ScriptDirectory, observer: _Observer, **kw: Any):
-        super().__init__(config, script, **kw)
-        self._observer = observer
+    The instance's ``configure`` is wrapped rather than subclassed: ``alembic.context``
+    proxies only an ``EnvironmentContext`` itself, not a subclass.
+    """
+    context = EnvironmentContext(config, script, **kw)
+    configure = context.configure
 
-    def configure(self, connection: Any = None, **options: Any) -> None:  # type: ignore[override]
-        self._observer.configured(options)
+    def observed_configure(connection: Any = None, **options: Any) -> None:
+        observer.configured(options)
         callbacks = options.get("on_version_apply") or []
         callbacks = [callbacks] if callable(callbacks) else list(callbacks)
-        options["on_version_apply"] = [*callbacks, self._observer.on_version_apply]
-        super().configure(connection=connection, **options)
+        options["on_version_apply"] = [*callbacks, observer.on_version_apply]
+        configure(connection=connection, **options)
+
+    setattr(context, "configure", observed_configure)  # noqa: B010 - mypy forbids method assignment
+    return context
 
 
 def facts_of(project: Project, session: Session | None) -> Facts:
@@ -251,7 +258,7 @@ def facts_of(project: Project, session: Session | None) -> Facts:
                 def nothing(heads: Any, context: Any) -> list[Any]:
                     return []
 
-                with _ObservedContext(config, script, observer, fn=nothing, dont_mutate=True):
+                with _observed_context(config, script, observer, fn=nothing, dont_mutate=True):
                     script.run_env()
         finally:
             engine.dispose()
@@ -416,7 +423,7 @@ def _run_own_env(
                 # Computed now: env.py may have pointed script.version_locations elsewhere.
                 return _compat.revision_steps(script, operation, target, heads)
 
-            with _ObservedContext(config, script, observer, fn=steps, destination_rev=target):
+            with _observed_context(config, script, observer, fn=steps, destination_rev=target):
                 script.run_env()
             remember(project, observer.facts())
     finally:

@@ -1,0 +1,307 @@
+"""Existing Alembic projects, unchanged: their own env.py, ini, version table, version
+locations; the adapter reports only what happened to the database it was given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydapter_migrations_alembic import AlembicAdapter
+
+from pydapter_migrations import MigrationEvent, MigrationUpgradeError, hookimpl
+from pydapter_migrations.testing import KitDatabase
+from pydapter_migrations.urls import DatabaseURL
+
+# Alembic's generic template, as `alembic init` writes it, plus the cookbook's connection
+# sharing and the settings a project may pass to configure().
+ENV_PY = """
+from logging.config import fileConfig
+
+from sqlalchemy import engine_from_config, pool
+
+from alembic import context
+
+config = context.config
+if config.config_file_name is not None:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+target_metadata = None
+OPTIONS = {options}
+
+
+def run_migrations_offline():
+    context.configure(url=config.get_main_option("sqlalchemy.url"), literal_binds=True,
+                      target_metadata=target_metadata, **OPTIONS)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online():
+    connectable = config.attributes.get("connection", None)
+    if connectable is None:
+        connectable = engine_from_config(config.get_section(config.config_ini_section, {{}}),
+                                         prefix="sqlalchemy.", poolclass=pool.NullPool)
+        with connectable.connect() as connection:
+            context.configure(connection=connection, target_metadata=target_metadata, **OPTIONS)
+            with context.begin_transaction():
+                context.run_migrations()
+    else:
+        context.configure(connection=connectable, target_metadata=target_metadata, **OPTIONS)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
+"""
+
+INI = """
+[alembic]
+script_location = {script_location}
+{extra}
+sqlalchemy.url = {decoy}
+
+[loggers]
+keys = root
+
+[handlers]
+keys = console
+
+[formatters]
+keys = generic
+
+[logger_root]
+level = WARNING
+handlers = console
+
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = generic
+
+[formatter_generic]
+format = %%(levelname)s %%(message)s
+"""
+
+REVISION = '''"""{message}"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = {revision!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+{upgrade}
+
+
+def downgrade():
+{downgrade}
+'''
+
+
+def _revision(folder: Path, revision: str, down: str | None, up: str, down_sql: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{revision}_step.py").write_text(
+        REVISION.format(
+            message=f"step {revision}",
+            revision=revision,
+            down=down,
+            upgrade=f"    op.execute({up!r})",
+            downgrade=f"    op.execute({down_sql!r})",
+        )
+    )
+
+
+def _project(
+    root: Path,
+    decoy: str,
+    *,
+    options: str = "{}",
+    extra: str = "",
+    ini_at: Path | None = None,
+    script_location: str | None = None,
+) -> Path:
+    """A project as `alembic init` leaves it, with the env.py above; returns the ini."""
+    scripts = root / "scripts"
+    scripts.mkdir(parents=True)
+    (scripts / "env.py").write_text(ENV_PY.format(options=options))
+    ini = ini_at or (root / "alembic.ini")
+    ini.parent.mkdir(parents=True, exist_ok=True)
+    ini.write_text(
+        INI.format(script_location=script_location or str(scripts), extra=extra, decoy=decoy)
+    )
+    return ini
+
+
+def _steps(folder: Path, count: int, prefix: str = "aaaa") -> list[str]:
+    revisions = [f"{prefix}{n:08d}" for n in range(1, count + 1)]
+    for n, revision in enumerate(revisions):
+        down = revisions[n - 1] if n else None
+        _revision(folder, revision, down, f"CREATE TABLE t_{revision} (id integer)",
+                  f"DROP TABLE t_{revision}")  # fmt: skip
+    return revisions
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def url(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+class Seen:
+    def __init__(self) -> None:
+        self.events: list[MigrationEvent] = []
+
+    @hookimpl
+    def after_revision(self, event: MigrationEvent) -> None:
+        self.events.append(event)
+
+
+def test_an_own_env_py_with_its_own_version_table_and_locations(tmp_path: Path, url: str) -> None:
+    decoy = tmp_path / "decoy.db"
+    schema_option = ', "version_table_schema": "public"' if "postgresql" in url else ""
+    ini = _project(
+        tmp_path,
+        f"sqlite:///{decoy}",
+        options='{"version_table": "app_versions"' + schema_option + "}",
+        extra=f"version_locations = {tmp_path}/scripts/versions {tmp_path}/more\n"
+        "path_separator = space",
+    )
+    first = _steps(tmp_path / "scripts" / "versions", 2)
+    _revision(tmp_path / "more", "bbbb00000001", first[-1],
+              "CREATE TABLE t_more (id integer)", "DROP TABLE t_more")  # fmt: skip
+    kw = {"directory": ini, "connection_string": url}
+    history = AlembicAdapter.get_migration_history(**kw)
+    assert [h["revision"] for h in history] == [*first, "bbbb00000001"]
+    assert all(h["applied"] is False for h in history)
+
+    seen = Seen()
+    AlembicAdapter.upgrade(**kw, observers=[seen])
+    assert [e.revision for e in seen.events] == [*first, "bbbb00000001"]
+    # One transaction for the whole run, as env.py configures it: every revision is
+    # reported once it committed, each with the seconds its own work took.
+    assert all(e.elapsed is not None and e.elapsed < 30 for e in seen.events)
+    db = KitDatabase(DatabaseURL.parse(url))
+    assert {"app_versions", "t_more"} <= db.tables() and "alembic_version" not in db.tables()
+    assert AlembicAdapter.get_current_revision(**kw) == "bbbb00000001"
+    assert not decoy.exists(), "the URL in the ini was used"
+    AlembicAdapter.downgrade(first[0], **kw)
+    assert AlembicAdapter.get_current_revision(**kw) == first[0]
+    assert [h["applied"] for h in AlembicAdapter.get_migration_history(**kw)] == [
+        True, False, False,
+    ]  # fmt: skip
+    AlembicAdapter.upgrade(**kw)  # from the cached graph and the remembered facts
+    assert AlembicAdapter.verify(**kw) == []
+
+
+def test_a_failure_names_its_revision_and_what_was_rolled_back_with_it(
+    tmp_path: Path, url: str
+) -> None:
+    ini = _project(tmp_path, f"sqlite:///{tmp_path / 'decoy.db'}")
+    revisions = _steps(tmp_path / "scripts" / "versions", 2)
+    _revision(tmp_path / "scripts" / "versions", "aaaa00000003", revisions[-1],
+              "INSERT INTO no_such_table VALUES (1)", "SELECT 1")  # fmt: skip
+    kw = {"directory": ini, "connection_string": url}
+    with pytest.raises(MigrationUpgradeError) as info:
+        AlembicAdapter.upgrade(**kw)
+    assert info.value.revision == "aaaa00000003"
+    if "postgresql" in url:  # one transaction: the first two went back with it
+        assert "rolled back with it: aaaa00000001, aaaa00000002" in str(info.value)
+        assert AlembicAdapter.get_current_revision(**kw) is None
+
+
+def test_an_env_py_that_migrates_another_database_is_stopped(tmp_path: Path) -> None:
+    decoy = tmp_path / "decoy.db"
+    target = tmp_path / "target.db"
+    ini = _project(tmp_path, f"sqlite:///{decoy}")
+    env = tmp_path / "scripts" / "env.py"
+    # An env.py that ignores both channels and builds its own engine for a fixed URL.
+    env.write_text(
+        env.read_text()
+        .replace('config.attributes.get("connection", None)', "None")
+        .replace("config.get_section(config.config_ini_section, {})",
+                 f"{{'sqlalchemy.url': 'sqlite:///{decoy}'}}")
+    )  # fmt: skip
+    _steps(tmp_path / "scripts" / "versions", 2)
+    with pytest.raises(MigrationUpgradeError) as info:
+        AlembicAdapter.upgrade(directory=ini, connection_string=f"sqlite:///{target}")
+    message = str(info.value)
+    assert "another database" in message and "sqlalchemy.url" in message, message
+    assert (
+        AlembicAdapter.get_current_revision(directory=ini, connection_string=f"sqlite:///{target}")
+        is None
+    )
+    # Stopped before its first commit: the other database records nothing either (its
+    # DDL may stay, as pysqlite commits DDL by itself; that database is env.py's).
+    assert (
+        AlembicAdapter.get_current_revision(directory=ini, connection_string=f"sqlite:///{decoy}")
+        is None
+    )
+
+
+@pytest.mark.parametrize("form", ["absolute", "here", "relative", "package"])
+def test_the_ini_may_sit_anywhere(
+    tmp_path: Path, sqlite_url: str, form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "site" / "shipped_app"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    location = {
+        "absolute": str(package / "migrations" / "scripts"),
+        "here": "%(here)s/scripts",
+        "relative": "shipped_app/migrations/scripts",
+        "package": "shipped_app:migrations:scripts",
+    }[form]
+    ini = _project(
+        package / "migrations",
+        f"sqlite:///{tmp_path / 'decoy.db'}",
+        ini_at=package / "migrations" / "alembic.ini",
+        script_location=location,
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.chdir(tmp_path)  # not where the ini's relative path starts
+    revisions = _steps(package / "migrations" / "scripts" / "versions", 2)
+    for directory in (ini, package / "migrations" / "scripts"):
+        AlembicAdapter.upgrade(directory=directory, connection_string=sqlite_url)
+        assert (
+            AlembicAdapter.get_current_revision(directory=directory, connection_string=sqlite_url)
+            == revisions[-1]
+        )
+        AlembicAdapter.downgrade("base", directory=directory, connection_string=sqlite_url)
+
+
+def test_version_locations_set_by_env_py_itself(tmp_path: Path, sqlite_url: str) -> None:
+    ini = _project(tmp_path, f"sqlite:///{tmp_path / 'decoy.db'}")
+    env = tmp_path / "scripts" / "env.py"
+    env.write_text(
+        env.read_text().replace(
+            "target_metadata = None",
+            "target_metadata = None\n"
+            f"context.script.version_locations = [{str(tmp_path / 'tree')!r}]",
+        )
+    )
+    revisions = _steps(tmp_path / "tree", 3)
+    AlembicAdapter.upgrade(directory=ini, connection_string=sqlite_url)
+    assert (
+        AlembicAdapter.get_current_revision(directory=ini, connection_string=sqlite_url)
+        == revisions[-1]
+    )
+    history = AlembicAdapter.get_migration_history(directory=ini, connection_string=sqlite_url)
+    assert [h["revision"] for h in history] == revisions
+
+
+def test_the_ini_and_env_py_are_never_written(tmp_path: Path, sqlite_url: str) -> None:
+    ini = _project(tmp_path, "postgresql://app:s%40cret@db.invalid/app")
+    _steps(tmp_path / "scripts" / "versions", 1)
+    before = {p: p.read_bytes() for p in (ini, tmp_path / "scripts" / "env.py")}
+    url = sqlite_url
+    AlembicAdapter.upgrade(directory=ini, connection_string=url)
+    AlembicAdapter.stamp("base", directory=ini, connection_string=url)
+    assert {p: p.read_bytes() for p in before} == before
+    assert "s@cret" not in "".join(
+        p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file() and p != ini
+    )
