@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .urls import DatabaseURL, InvalidURLError
+from .urls import DatabaseURL, InvalidURLError, parse_server_options
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -115,8 +115,10 @@ class Session:
             path = next((row[2] for row in rows if row[1] == "main"), "") or ":memory:"
             return (os.path.realpath(path) if path != ":memory:" else path,)
         if self.family == "postgresql":
+            # The schema too: a tenant's schema in a shared database is a target of its own.
             row = self.execute(
-                "SELECT current_database(), inet_server_port(), pg_postmaster_start_time()::text"
+                "SELECT current_database(), inet_server_port(),"
+                " pg_postmaster_start_time()::text, current_schema()"
             )[0]
             return tuple(row)
         row = self.execute("SELECT DATABASE(), @@hostname, @@port")[0]
@@ -405,7 +407,10 @@ def _open_pg8000(url: DatabaseURL, purpose: str) -> Session:
     unsupported = sorted(set(query) - supported)
     if unsupported:
         raise InvalidURLError(f"pg8000 cannot take the parameter {unsupported[0]!r} in {url}")
-    startup = {"client_connection_check_interval": str(CHECK_INTERVAL_MS)}
+    # pg8000 has no libpq: the settings of ``options`` (a tenant's search_path...) go in
+    # its startup parameters, as libpq would send them.
+    startup = parse_server_options(query.get("options", ""))
+    startup["client_connection_check_interval"] = str(CHECK_INTERVAL_MS)
     ssl_context: Any = None
     if query.get("sslmode", "disable") not in ("disable", "allow", "prefer"):
         import ssl
@@ -440,10 +445,7 @@ def _asyncpg_arguments(url: DatabaseURL, purpose: str) -> dict[str, Any]:
         "client_connection_check_interval": str(CHECK_INTERVAL_MS),
         "application_name": query.pop("application_name", application_name(purpose)),
     }
-    for option in query.pop("options", "").split("-c"):
-        name, _, value = option.strip().partition("=")
-        if name:
-            settings[name.strip()] = value.strip()
+    settings.update(parse_server_options(query.pop("options", "")))
     timeout = float(query.pop("connect_timeout", CONNECT_TIMEOUT))
     allowed = {"password", "sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "sslcrl",
                "ssl_min_protocol_version", "ssl_max_protocol_version", "target_session_attrs",

@@ -3,7 +3,10 @@
 PostgreSQL: a session-level advisory lock, taken by polling ``pg_try_advisory_lock``
 outside any transaction (a waiter never sits in the server's lock manager, where it could
 deadlock with ``CREATE INDEX CONCURRENTLY``). It lives exactly as long as its session,
-which :mod:`~pydapter_migrations.connections` opens with dead-client detection.
+which :mod:`~pydapter_migrations.connections` opens with dead-client detection. Its key is
+the database's, or, for a URL whose ``search_path`` names a schema of its own (a tenant's
+schema, :attr:`~pydapter_migrations.urls.DatabaseURL.schema`), that schema's: the tenants
+of one database migrate side by side, each schema by one run at a time.
 
 MySQL / MariaDB: ``GET_LOCK`` on its own session, polled with a zero timeout; released
 when the session ends.
@@ -34,7 +37,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .connections import Session, application_name, connect, sqlite_lock_path
 from .errors import MigrationLockError
@@ -42,7 +45,9 @@ from .urls import DatabaseURL
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
+    "AdvisoryKeys",
     "MigrationLock",
+    "advisory_keys",
     "check_timeout",
     "database_lock",
     "lock_holder_query",
@@ -52,6 +57,9 @@ DEFAULT_LOCK_TIMEOUT = 60.0
 # Advisory keys: the class "pydm", the lock "migr" and the fence "fenc". Advisory locks
 # are scoped to the current database.
 _CLASS, _LOCK_KEY, _FENCE_KEY = 0x7079646D, 0x6D696772, 0x66656E63
+# A schema of its own (a tenant's, see DatabaseURL.schema) is locked apart from the rest of
+# its database: the classes "pyds" (lock) and "pydf" (fence), keyed by the schema's name.
+_SCHEMA_CLASS, _SCHEMA_FENCE_CLASS = 0x70796473, 0x70796466
 _POLL_START, _POLL_MAX = 0.02, 0.25
 
 
@@ -85,6 +93,7 @@ class MigrationLock:
         self.session = session
         self.adapter = adapter
         self._holder: Any = None  # backend pid / connection id / lock-file inode
+        self._keys = advisory_keys(url)
 
     # -- the fence -----------------------------------------------------------
 
@@ -106,10 +115,10 @@ class MigrationLock:
         elif self.holds(executor.connection):
             return
         elif family == "postgresql":
-            executor.execute(f"SELECT pg_advisory_xact_lock_shared({_CLASS}, {_FENCE_KEY})")
+            keys = self._keys
+            executor.execute(f"SELECT pg_advisory_xact_lock_shared({keys.fence_pair})")
             held = executor.scalar(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                f" AND classid = {_CLASS} AND objid = {_LOCK_KEY} AND objsubid = 2"
+                f"SELECT count(*) FROM pg_locks WHERE {keys.held_by()}"
                 f" AND pid = {int(self._holder)}"
             )
             if not held:
@@ -141,8 +150,7 @@ class MigrationLock:
             if self.url.backend == "postgresql":
                 return bool(
                     self.session.scalar(
-                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                        f" AND classid = {_CLASS} AND objid = {_LOCK_KEY} AND objsubid = 2"
+                        f"SELECT count(*) FROM pg_locks WHERE {self._keys.held_by()}"
                         " AND pid = pg_backend_pid()"
                     )
                 )
@@ -249,39 +257,80 @@ def _file_lock(lock: MigrationLock, timeout: float) -> Iterator[None]:
 
 # -- PostgreSQL ----------------------------------------------------------------
 
-_HOLDER_QUERY = f"""
-SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start::text
-FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {_CLASS} AND l.objid = {_LOCK_KEY}
-  AND l.objsubid = 2
-  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-"""
+_CURRENT_DATABASE = "(SELECT oid FROM pg_database WHERE datname = current_database())"
 
 
-def lock_holder_query() -> str:
-    """SQL listing the backend pids that hold the migration lock of the current database
-    (PostgreSQL); what an operator runs to see, or end, a stuck run."""
+class AdvisoryKeys(NamedTuple):
+    """The two-key advisory locks of one PostgreSQL lock scope: the migration lock and
+    its fence (see the module docstring)."""
+
+    lock_class: int
+    lock_key: int
+    fence_class: int
+    fence_key: int
+
+    @property
+    def lock_pair(self) -> str:
+        return f"{self.lock_class}, {self.lock_key}"
+
+    @property
+    def fence_pair(self) -> str:
+        return f"{self.fence_class}, {self.fence_key}"
+
+    def held_by(self, alias: str = "") -> str:
+        """A ``pg_locks`` condition: the migration lock, granted, in any database."""
+        p = f"{alias}." if alias else ""
+        return (
+            f"{p}locktype = 'advisory' AND {p}granted AND {p}classid = {self.lock_class}"
+            f" AND {p}objid = {self.lock_key} AND {p}objsubid = 2"
+        )
+
+
+def advisory_keys(url: DatabaseURL | str) -> AdvisoryKeys:
+    """The advisory keys of ``url``'s lock: the database's own, or, for a URL whose
+    ``search_path`` names a schema of its own (:attr:`DatabaseURL.schema`), keys of that
+    schema, so that every tenant schema of a database migrates independently. ``public``
+    is the database's own scope, as a URL without a schema is."""
+    schema = DatabaseURL.parse(url).schema
+    if schema is None or schema == "public":
+        return AdvisoryKeys(_CLASS, _LOCK_KEY, _CLASS, _FENCE_KEY)
+    digest = hashlib.sha256(schema.encode()).digest()
+    key = int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+    return AdvisoryKeys(_SCHEMA_CLASS, key, _SCHEMA_FENCE_CLASS, key)
+
+
+def _holder_query(keys: AdvisoryKeys) -> str:
     return (
-        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-        f" AND classid = {_CLASS} AND objid = {_LOCK_KEY} AND objsubid = 2"
-        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        "SELECT a.pid, a.application_name, a.client_addr::text, a.backend_start::text"
+        " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        f" WHERE {keys.held_by('l')} AND l.database = {_CURRENT_DATABASE}"
     )
 
 
-def _try(session: Session, key: int) -> bool:
-    return bool(session.scalar(f"SELECT pg_try_advisory_lock({_CLASS}, {key})"))
+def lock_holder_query(schema: str | None = None) -> str:
+    """SQL listing the backend pids that hold the migration lock of the current database
+    (PostgreSQL), or of one ``schema`` of it; what an operator runs to see, or end, a
+    stuck run."""
+    url = DatabaseURL("postgresql")
+    keys = advisory_keys(url.with_schema(schema) if schema is not None else url)
+    return f"SELECT pid FROM pg_locks WHERE {keys.held_by()} AND database = {_CURRENT_DATABASE}"
+
+
+def _try(session: Session, pair: str) -> bool:
+    return bool(session.scalar(f"SELECT pg_try_advisory_lock({pair})"))
 
 
 @contextlib.contextmanager
 def _advisory_lock(lock: MigrationLock, timeout: float) -> Iterator[None]:
     session = lock.session
     assert session is not None
+    keys = lock._keys
     started = time.monotonic()
     delays = _poll_delays(timeout)
-    while not _try(session, _LOCK_KEY):
+    while not _try(session, keys.lock_pair):
         delay = next(delays, None)
         if delay is None:
-            row = session.execute(_HOLDER_QUERY)
+            row = session.execute(_holder_query(keys))
             holder = "another session"
             if row:
                 pid, name, client, since = row[0]
@@ -296,16 +345,16 @@ def _advisory_lock(lock: MigrationLock, timeout: float) -> Iterator[None]:
         # The barrier of the fence: wait out any commit of a run that lost this lock but
         # passed its fence check just before (see the module docstring).
         barrier = _poll_delays(max(timeout - (time.monotonic() - started), 1.0))
-        while not _try(session, _FENCE_KEY):
+        while not _try(session, keys.fence_pair):
             delay = next(barrier, None)
             if delay is None:
                 raise _timed_out(lock, timeout, f"on {lock.url}", "a run still committing")
             time.sleep(delay)
-        session.execute(f"SELECT pg_advisory_unlock({_CLASS}, {_FENCE_KEY})")
+        session.execute(f"SELECT pg_advisory_unlock({keys.fence_pair})")
         yield
     finally:
         with contextlib.suppress(Exception):
-            session.execute(f"SELECT pg_advisory_unlock({_CLASS}, {_LOCK_KEY})")
+            session.execute(f"SELECT pg_advisory_unlock({keys.lock_pair})")
 
 
 # -- MySQL / MariaDB -----------------------------------------------------------

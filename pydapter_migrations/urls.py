@@ -222,11 +222,55 @@ class DatabaseURL:
         return self.backend == "sqlite" and self.sqlite_path is None
 
     def identity(self) -> tuple[Any, ...]:
-        """What tells two URLs apart as databases, whatever driver or password they name."""
+        """What tells two URLs apart as databases, whatever driver or password they name
+        (on PostgreSQL the schema too: a tenant's schema is a target of its own)."""
         if self.backend == "sqlite":
             path = self.sqlite_path
             return ("sqlite", str(path.resolve()) if path is not None else None)
-        return (self.backend, self.host, self.port, self.database, self.username)
+        identity = (self.backend, self.host, self.port, self.database, self.username)
+        return (*identity, self.schema) if self.backend == "postgresql" else identity
+
+    # -- PostgreSQL: server settings and the schema ------------------------
+
+    def server_settings(self) -> dict[str, str]:
+        """The server settings libpq's ``options`` parameter sets at connection start
+        (``-c name=value``, ``-cname=value`` or ``--name=value``; ``\\ `` escapes a space).
+
+        >>> DatabaseURL.parse("postgresql://h/db?options=-csearch_path%3Dt1").server_settings()
+        {'search_path': 't1'}
+        """
+        if self.backend != "postgresql":
+            return {}
+        return parse_server_options(self.query.get("options", ""))
+
+    @property
+    def schema(self) -> str | None:
+        """The schema a PostgreSQL URL's connections create in and read from first: the
+        first entry of the ``search_path`` its ``options`` set, ``None`` when it sets none
+        (the server's default path). Unquoted names are folded to lower case, as the
+        server folds them; ``$user`` means the server's default, so ``None``.
+        """
+        path = self.server_settings().get("search_path")
+        if path is None:
+            return None
+        names = split_search_path(path)
+        if not names or names[0] == "$user":
+            return None
+        return names[0]
+
+    def with_schema(self, schema: str) -> DatabaseURL:
+        """The same PostgreSQL database with ``search_path`` set to ``schema`` alone (other
+        ``options`` kept): its connections create, and find, unqualified tables there."""
+        if self.backend != "postgresql":
+            raise ValueError(f"schemas are a PostgreSQL feature; {self} is a {self.backend} URL")
+        if not isinstance(schema, str) or not schema or "\x00" in schema:
+            raise ValueError(f"invalid schema name {schema!r}")
+        settings = self.server_settings()
+        settings.pop("search_path", None)
+        settings["search_path"] = quote_identifier(schema)
+        query = dict(self.query)
+        query["options"] = render_server_options(settings)
+        return replace(self, query=query)
 
     # -- sync <-> async ----------------------------------------------------
 
@@ -306,6 +350,73 @@ class DatabaseURL:
             if value is not None:
                 kwargs[key] = value
         return kwargs
+
+
+_SIMPLE_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+def parse_server_options(options: str) -> dict[str, str]:
+    """The settings in a libpq ``options`` string, in order (see
+    :meth:`DatabaseURL.server_settings`); switches other than ``-c`` are left out."""
+    words: list[str] = []
+    word: list[str] = []
+    chars = iter(options)
+    for char in chars:
+        if char == "\\":
+            word.append(next(chars, ""))
+        elif char.isspace():
+            if word:
+                words.append("".join(word))
+                word = []
+        else:
+            word.append(char)
+    if word:
+        words.append("".join(word))
+    settings: dict[str, str] = {}
+    index = 0
+    while index < len(words):
+        current = words[index]
+        setting = None
+        if current == "-c" and index + 1 < len(words):
+            index += 1
+            setting = words[index]
+        elif current.startswith(("--", "-c")):
+            setting = current[2:]
+        index += 1
+        if setting and "=" in setting:
+            name, _, value = setting.partition("=")
+            settings[name.strip().replace("-", "_").lower()] = value
+    return settings
+
+
+def render_server_options(settings: Mapping[str, str]) -> str:
+    """``settings`` as a libpq ``options`` string (spaces and backslashes escaped)."""
+
+    def escape(value: str) -> str:
+        return re.sub(r"([\\\s])", r"\\\1", value)
+
+    return " ".join(f"-c{escape(name)}={escape(value)}" for name, value in settings.items())
+
+
+def split_search_path(path: str) -> list[str]:
+    """The schema names of a ``search_path`` value: quoted names unquoted, the others
+    folded to lower case as the server folds them."""
+    names: list[str] = []
+    for part in re.findall(r'\s*((?:"(?:[^"]|"")*"|[^,])+)\s*(?:,|$)', path):
+        part = part.strip()
+        if part.startswith('"') and part.endswith('"') and len(part) >= 2:
+            names.append(part[1:-1].replace('""', '"'))
+        elif part:
+            names.append(part.lower())
+    return names
+
+
+def quote_identifier(name: str) -> str:
+    """``name`` as PostgreSQL reads it back unchanged: bare when it is a plain lower-case
+    identifier, else double-quoted."""
+    if _SIMPLE_IDENTIFIER.fullmatch(name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _is_secret_key(key: str) -> bool:
