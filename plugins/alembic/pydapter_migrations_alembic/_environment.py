@@ -155,6 +155,9 @@ def _url_from_environment() -> DatabaseURL:
 
 def _configure(context: Any, url: DatabaseURL, target_metadata: Any, **kwargs: Any) -> None:
     sqlite = url.backend == "sqlite"
+    if url.schema is not None:
+        # A tenant's schema (its URL's search_path) holds its version table too.
+        kwargs.setdefault("version_table_schema", url.schema)
     context.configure(
         target_metadata=target_metadata,
         transaction_per_migration=True,

@@ -72,6 +72,10 @@ def heads(session: Session, facts: Facts) -> tuple[str, ...]:
     """The rows of the version table ``env.py`` uses, read on the core's session (no
     Alembic, no SQLAlchemy); a database without the table has none."""
     table, schema = facts.version_table, facts.version_table_schema
+    if schema is None and session.url is not None:
+        # A tenant's URL (its search_path names a schema) keeps the table in that schema:
+        # read it there, never from a schema later in the path.
+        schema = session.url.schema
     if session.family == "sqlite":
         exists = session.scalar(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
