@@ -13,6 +13,13 @@ One test per page (``docs/**/*.md`` and ``README.md``). The conventions a page f
 * ``postgresql[+driver]://user:pass@localhost/<db>`` becomes the URL of a real database on
   the session's PostgreSQL server, one database per ``<db>`` name and page.
 * ``<!-- docs-test: skip -->`` on the line before a fence leaves that block out.
+* ``<!-- docs-test: requires mlflow -->`` on the line before a fence runs that block only
+  where the modules it names (comma-separated) can be imported: samples that need a real
+  project (``tox -e realprojects`` installs those). Where one is missing, the block is left
+  out and the page's test ends as skipped, naming what it left out, once every other
+  block has passed; with ``PYDAPTER_REALPROJECTS=1`` (set by that tox environment) a
+  missing module fails the page instead. The blocks left out must not be ones the rest
+  of the page builds on.
 * Any other block is only shown.
 
 ``mkdocs build --strict`` must pass too.
@@ -24,6 +31,7 @@ import ast
 import asyncio
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import os
 import re
@@ -46,6 +54,9 @@ import pydapter_migrations.registry as registry_module
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 SKIP_MARKER = "<!-- docs-test: skip -->"
+_REQUIRES = re.compile(r"^<!--\s*docs-test:\s*requires\s+(?P<modules>[\w., ]+?)\s*-->$")
+#: Set where the required modules are promised (``tox -e realprojects``).
+REQUIRED_EVERYWHERE_FLAG = "PYDAPTER_REALPROJECTS"
 PYTHON_LANGUAGES = frozenset({"python", "py"})
 CONSOLE_LANGUAGES = frozenset({"console"})
 CONSOLE_TIMEOUT = 240  # seconds for one command line
@@ -70,6 +81,7 @@ class Block:
     title: str | None
     code: str
     skipped: bool
+    requires: tuple[str, ...] = ()  # modules the block needs (``docs-test: requires``)
 
     @property
     def where(self) -> str:
@@ -111,6 +123,7 @@ def parse_blocks(page: Path) -> list[Block]:
             end += 1
         language = info.split()[0].lstrip("{.").rstrip("}").lower() if info else ""
         title = _TITLE.search(info)
+        requires = _REQUIRES.match(previous)
         blocks.append(
             Block(
                 page=page,
@@ -119,6 +132,11 @@ def parse_blocks(page: Path) -> list[Block]:
                 title=(title["dq"] or title["sq"] or title["bare"]) if title else None,
                 code="\n".join(body) + ("\n" if body else ""),
                 skipped=previous == SKIP_MARKER,
+                requires=tuple(
+                    name.strip() for name in requires["modules"].split(",") if name.strip()
+                )
+                if requires
+                else (),
             )
         )
         index = end + 1
@@ -171,9 +189,24 @@ class PageRunner:
         self.substitute = substitute
         self.module = types.ModuleType("docs_page_" + re.sub(r"\W", "_", _relative(page)))
         self.namespace = self.module.__dict__
+        #: Blocks not run because a module they require is missing, with those modules.
+        self.left_out: list[tuple[Block, list[str]]] = []
 
     def run(self, block: Block) -> None:
         if block.skipped:
+            return
+        missing = [name for name in block.requires if not _importable(name)]
+        if missing:
+            if _flag(REQUIRED_EVERYWHERE_FLAG):
+                pytest.fail(
+                    _failure(
+                        block,
+                        f"needs {', '.join(missing)}, which is not installed",
+                        f"{REQUIRED_EVERYWHERE_FLAG} is set: every block must run here",
+                    ),
+                    pytrace=False,
+                )
+            self.left_out.append((block, missing))
             return
         if block.title is not None:
             self.write_file(block)
@@ -280,6 +313,17 @@ class PageRunner:
             os.chdir(cwd)
 
 
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a dotted name whose parent package is missing
+        return False
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
+
+
 def _text(output: str | bytes | None) -> str:
     # TimeoutExpired carries bytes even when the run asked for text.
     if isinstance(output, bytes):
@@ -365,6 +409,14 @@ def test_page_samples_run(page: Path, tmp_path: Path, request: pytest.FixtureReq
     with _isolated_page(workdir, runner):
         for block in blocks:
             runner.run(block)
+    if runner.left_out:
+        # Everything else passed; say what did not run rather than pass in silence.
+        modules = sorted({name for _, missing in runner.left_out for name in missing})
+        lines = ", ".join(str(block.line) for block, _ in runner.left_out)
+        pytest.skip(
+            f"{_relative(page)}: the blocks at lines {lines} need {', '.join(modules)} "
+            "(not installed; tox -e realprojects runs them); every other block passed"
+        )
 
 
 def _in_ci() -> bool:
@@ -500,6 +552,54 @@ def test_console_exit_status_is_checked(tmp_path: Path) -> None:
         for block in parse_blocks(page):
             runner.run(block)
     assert "`exit 2` exited 2, expected 0" in str(failed.value)
+
+
+def test_blocks_that_need_a_missing_module_are_left_out_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = _page(
+        tmp_path,
+        """\
+        ```python
+        ran = ["first"]
+        ```
+
+        <!-- docs-test: requires json, no_such_module_for_docs_test -->
+        ```python
+        import no_such_module_for_docs_test
+        ```
+
+        <!-- docs-test: requires json,  os.path -->
+        ```python
+        ran.append("present")
+        ```
+        """,
+    )
+    blocks = parse_blocks(page)
+    assert [b.requires for b in blocks] == [
+        (),
+        ("json", "no_such_module_for_docs_test"),
+        ("json", "os.path"),
+    ]
+    monkeypatch.delenv(REQUIRED_EVERYWHERE_FLAG, raising=False)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    runner = PageRunner(page, workdir, lambda text: text)
+    with _isolated_page(workdir, runner):
+        for block in blocks:
+            runner.run(block)
+    assert runner.namespace["ran"] == ["first", "present"]
+    assert [(b.line, missing) for b, missing in runner.left_out] == [
+        (7, ["no_such_module_for_docs_test"])
+    ]
+
+    # Where the modules are promised, a missing one fails the page.
+    monkeypatch.setenv(REQUIRED_EVERYWHERE_FLAG, "1")
+    runner = PageRunner(page, workdir, lambda text: text)
+    with pytest.raises(pytest.fail.Exception) as failed, _isolated_page(workdir, runner):
+        for block in blocks:
+            runner.run(block)
+    assert "needs no_such_module_for_docs_test, which is not installed" in str(failed.value)
 
 
 @pytest.mark.postgresql
