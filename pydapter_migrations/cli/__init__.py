@@ -6,7 +6,8 @@ traceback. Heavy imports (backends, rich) happen only in the commands that need 
 
 ``options`` holds the global options and settings, ``failures`` the error handling,
 ``output`` what is drawn; the commands live in ``backends``, ``authoring`` (init, new),
-``migrate`` (upgrade, downgrade, stamp) and ``inspection`` (current, history, status, verify).
+``migrate`` (upgrade, downgrade, stamp) and ``inspection`` (current, history, status, verify);
+``fleet`` runs upgrade, downgrade, current and status over many databases.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import click
 from .authoring import init, new
 from .backends import backends
 from .failures import Group
+from .fleet import with_fleet
 from .inspection import current, history, status, verify
 from .migrate import downgrade, stamp, upgrade
 from .options import PROG_NAME, current_state, global_options
@@ -38,6 +40,14 @@ def cli() -> None:
 
 for _command in (backends, init, new, upgrade, downgrade, stamp, current, history, status, verify):
     cli.add_command(_command)
+# --targets FILE / -e 'GLOB', --parallel, --shard, --skip-locked: many databases at once.
+for _command, _operation in (
+    (upgrade, "upgrade"),
+    (downgrade, "downgrade"),
+    (current, "current"),
+    (status, "status"),
+):
+    with_fleet(_command, _operation)
 
 
 def main(args: list[str] | None = None, prog_name: str = PROG_NAME) -> None:
