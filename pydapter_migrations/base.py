@@ -228,6 +228,13 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
         with cls._guard(MigrationInitError, "init_migrations", connection_string) as url:
             path = _path(directory, MigrationInitError)
             if path.exists() and (not path.is_dir() or any(path.iterdir())):
+                if cls._is_initialised(path):
+                    raise MigrationInitError(
+                        f"{path} already holds migrations the {cls.migration_key} backend "
+                        "can use as they are: skip init and pass it as the directory of "
+                        "upgrade, current or status (stamp adopts a database built without "
+                        "them)"
+                    )
                 raise MigrationInitError(
                     f"{path} already exists and is not an empty directory; "
                     "pick another directory or remove it first"

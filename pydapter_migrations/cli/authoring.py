@@ -6,6 +6,8 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -72,5 +74,16 @@ def new(message: str, autogenerate: bool | None) -> None:
             directory=settings.directory,
             connection_string=settings.url,
         )
-    click.echo(f"created revision {revision} in {settings.directory / 'versions'}", err=True)
+    where = _where(adapter, settings.directory, revision)
+    click.echo(f"created revision {revision}{where}", err=True)
     click.echo(revision)
+
+
+def _where(adapter: type[Any], directory: Path, revision: str) -> str:
+    """`` in FILE``: where the revision was written, as the backend's history says."""
+    try:
+        history = call(adapter, "get_migration_history", directory=directory)
+    except Exception:  # an adapter of its own making may need a URL: the id is enough
+        return ""
+    paths = [entry.get("path") for entry in history if entry.get("revision") == revision]
+    return f" in {paths[0]}" if paths and paths[0] else ""

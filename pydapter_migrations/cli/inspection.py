@@ -70,12 +70,14 @@ def status(as_json: bool) -> None:
     revision = call(adapter, "get_current_revision", **common)
     problems = _problems(adapter, common)
     pending = [entry["revision"] for entry in entries if not entry.get("applied")]
+    heads = _heads(entries)
     report = {
         "backend": settings.backend,
         "directory": str(settings.directory),
         "database": display_url(url, state),
         "current": revision,
-        "head": entries[-1]["revision"] if entries else None,
+        "head": heads[0] if len(heads) == 1 else (heads or None),
+        "heads": heads,
         "pending": pending,
         "applied": [entry["revision"] for entry in entries if entry.get("applied")],
         "up_to_date": not pending and not problems,
@@ -109,6 +111,15 @@ def verify(as_json: bool) -> None:
         click.echo("ok: the directory and the database agree")
     if problems:
         click.get_current_context().exit(1)
+
+
+def _heads(entries: list[dict[str, Any]]) -> list[str]:
+    """Revisions no other revision follows, oldest first."""
+    parents: set[str] = set()
+    for entry in entries:
+        down = entry.get("down_revision")
+        parents.update([down] if isinstance(down, str) else down or ())
+    return [entry["revision"] for entry in entries if entry["revision"] not in parents]
 
 
 def _problems(adapter: type[Any], common: dict[str, Any]) -> list[dict[str, Any]]:

@@ -173,13 +173,14 @@ def render_history(entries: Sequence[Mapping[str, Any]]) -> None:
 
 def render_status(status: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]) -> None:
     """``status``: every revision marked applied or pending, with current and head."""
-    current, head = status["current"], status["head"]
+    current, heads = status["current"], status.get("heads") or []
     pending = status["pending"]
     click.echo(f"backend:   {status['backend']}")
     click.echo(f"directory: {status['directory']}")
     click.echo(f"database:  {status['database']}")
     click.echo(f"current:   {current or '(nothing applied)'}")
-    click.echo(f"head:      {head or '(no revisions)'}")
+    label = "heads:    " if len(heads) > 1 else "head:     "
+    click.echo(f"{label} {', '.join(heads) or '(no revisions)'}")
     problems = status.get("problems") or []
     # With the database ahead of the directory, which of its revisions are applied is
     # not known here: only the problems are true.
@@ -194,9 +195,8 @@ def render_status(status: Mapping[str, Any], entries: Sequence[Mapping[str, Any]
         table.add_column("state", no_wrap=True)
         for entry in entries:
             revision = entry.get("revision")
-            marks = [
-                name for name, rev in (("current", current), ("head", head)) if rev == revision
-            ]
+            marks = ["current"] if revision == current else []
+            marks += ["head"] if revision in heads else []
             state = "pending" if revision in pending else "applied"
             table.add_row(
                 "*" if revision == current else "",

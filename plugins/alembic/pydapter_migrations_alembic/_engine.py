@@ -557,6 +557,7 @@ def history(project: Project, facts: Facts, session: Session | None) -> list[dic
             "description": info.description,
             "down_revision": _scalar(info.down_revision),
             "applied": None if applied is None else info.revision in applied,
+            "path": info.path,
         }
         for info in graph.oldest_first()
     ]

@@ -176,6 +176,8 @@ def test_documented_flow(tmp_path: Path, url: str, db: KitDatabase, models: Any)
     assert db.query("SELECT username FROM users") == [("ann",)]
 
     history = AlembicAdapter.get_migration_history(directory=str(directory), connection_string=url)
+    paths = [Path(entry.pop("path")) for entry in history]
+    assert [p.parent for p in paths] == [directory / "versions"] * 2
     assert history == [
         {
             "revision": first,

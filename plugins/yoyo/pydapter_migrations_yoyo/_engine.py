@@ -40,6 +40,7 @@ from yoyo.backends.core import (
 from yoyo.connections import DatabaseURI
 from yoyo.migrations import (
     Migration,
+    MigrationList,
     MigrationStep,
     StepGroup,
     Transactionless,
@@ -150,21 +151,38 @@ class _LogWriter:
 _SINK = _LogWriter()
 
 
-def load(directory: Path) -> list[Migration]:
-    """Every revision in ``directory``'s versions folder, in run order.
+def load(folder: _files.Folder) -> list[Migration]:
+    """Every revision in ``folder``, in run order.
 
     Of a SQL revision only the header is read here (message, ``-- depends:``,
     ``-- transactional:``): splitting its statements with sqlparse is most of what
     loading costs, so :func:`plan_steps` does that later for the revisions a run needs,
     and only for the direction it runs. Python revisions are loaded whole, as yoyo does.
     """
-    versions = _files.versions_dir(directory)
     with _compat.loading((), _header_only):
-        # read_migrations globs its argument: a path holding [ * ? must be escaped.
-        migrations = read_migrations(glob.escape(str(versions)))
+        migrations = _read(folder)
         for migration in migrations:
             migration.load()  # resolves -- depends: against this directory only
         return list(topological_sort(migrations))
+
+
+def _read(folder: _files.Folder) -> MigrationList:
+    # read_migrations globs its arguments: a path holding [ * ? must be escaped.
+    return read_migrations(*(glob.escape(str(source)) for source in folder.sources))
+
+
+def run_post_apply_hooks(folder: _files.Folder, backend: DatabaseBackend) -> None:
+    """Run the folder's ``post-apply`` hooks, each in a transaction of its own, as yoyo
+    does after an upgrade that applied something (they are never recorded)."""
+    with _compat.loading((), _compat.read_sql_file):
+        hooks = list(_read(folder).post_apply)
+        for hook in hooks:
+            hook.load()
+    for hook in hooks:
+        for step in _plain_steps(hook.steps):
+            _compat.send_rows_to(step, _SINK)
+        with backend.transaction():
+            _process(hook, backend, "apply")
 
 
 @dataclass(frozen=True)
@@ -222,6 +240,25 @@ def _refuse_transaction_control(migration: Migration, direction: str) -> None:
         "'-- transactional: false'",
         revision=migration.id,
     )
+
+
+def refuse_missing_rollback(steps: Sequence[Step]) -> None:
+    """Refuse, before anything runs, to roll back a revision that has nothing to undo it
+    (yoyo would record it reverted and leave its schema in place)."""
+    for step in steps:
+        migration = step.migration
+        if not statements(migration, "rollback"):
+            where = (
+                f"no statement in {Path(migration.path).with_suffix(_files.ROLLBACK_SUFFIX).name}"
+                if migration.is_raw_sql()
+                else "no step with a rollback"
+            )
+            raise MigrationDowngradeError(
+                f"revision {migration.id} cannot be reverted: it has {where}, so nothing "
+                "would undo it. Write its rollback, or record it as not applied without "
+                "undoing it: stamp the revision before it",
+                revision=migration.id,
+            )
 
 
 def _header_only(path: str) -> SqlFile:

@@ -16,6 +16,7 @@ from pydapter_migrations.backend import (
     HEAD,
     AsyncMigrationAdapter,
     DatabaseURL,
+    MigrationError,
     MigrationInitError,
     MigrationPlan,
     MigrationRun,
@@ -42,7 +43,8 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
     ``<directory>/versions/<id>.sql`` holds a revision's upgrade statements and
     ``<id>.rollback.sql`` its downgrade. Ids are UTC timestamps, so they sort in creation
     order; ``-- depends:`` names the previous revision. Each revision and its record in
-    yoyo's ``_yoyo_migration`` table commit in one transaction.
+    yoyo's ``_yoyo_migration`` table commit in one transaction. A plain yoyo folder (flat
+    ``.sql``/``.py`` files, with or without a ``yoyo.ini``) is used as it is.
     """
 
     migration_key: ClassVar[str] = "yoyo"
@@ -60,7 +62,7 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
 
     @classmethod
     def _is_initialised(cls, directory: Path) -> bool:
-        return _files.is_environment(directory)
+        return _files.locate(directory) is not None
 
     @classmethod
     def _init(
@@ -89,8 +91,7 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
         url: DatabaseURL | None,
         **options: Any,
     ) -> str:
-        # The slug is not needed: the id is the file name, the message sits in its header.
-        return _files.create_revision(directory, message)
+        return _files.create_revision(_folder(directory), message, slug).stem
 
     @classmethod
     def _plan(cls, run: MigrationRun) -> MigrationPlan[list[Step]]:
@@ -102,16 +103,17 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
     ) -> MigrationPlan[list[Step]]:
         from . import _engine
 
-        backend = _engine.on_session(session, _files.migration_table(directory))
+        folder = _folder(directory)
+        backend = _engine.on_session(session, folder.migration_table)
         applied = _engine.applied_ids(backend)
-        known = _files.revision_ids(_files.versions_dir(directory))
+        known = _files.revision_ids(folder)
         unknown = sorted(applied - known)
         if unknown:
             raise error_type_of(operation)(ahead_of_directory(unknown[-1]), revision=unknown[-1])
         if operation == Operation.UPGRADE and target == HEAD and known <= applied:
             # Nothing pending (every deploy's case): no file needs reading.
             return MigrationPlan([], [])
-        migrations = _engine.load(directory)
+        migrations = _engine.load(folder)
         # yoyo applies any pending revision, even one older than the applied ones (a file
         # merged from another branch); seen as a line, the applied ones come first.
         order = [m.id for m in migrations if m.id in applied]
@@ -122,6 +124,8 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
         steps = _engine.plan_steps(
             migrations, revisions, direction, compensating=not backend.has_transactional_ddl
         )
+        if direction == "rollback":
+            _engine.refuse_missing_rollback(steps)
         return MigrationPlan(revisions, steps)
 
     @classmethod
@@ -130,16 +134,20 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
 
         if not plan.revisions:
             return
-        backend = _engine.on_session(run.session, _files.migration_table(run.directory))
+        folder = _folder(run.directory)
+        backend = _engine.on_session(run.session, folder.migration_table)
         _engine.run(backend, plan.state, run)
+        if run.operation == Operation.UPGRADE and _files.has_post_apply_hooks(folder):
+            _engine.run_post_apply_hooks(folder, backend)
 
     @classmethod
     def _stamp(cls, run: MigrationRun) -> None:
         from . import _engine
 
-        migrations = _engine.load(run.directory)
+        folder = _folder(run.directory)
+        migrations = _engine.load(folder)
         target = resolve_linear([m.id for m in migrations], run.target)
-        backend = _engine.on_session(run.session, _files.migration_table(run.directory))
+        backend = _engine.on_session(run.session, folder.migration_table)
         _engine.stamp(backend, migrations, target, run)
 
     @classmethod
@@ -163,25 +171,26 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
     def _current(cls, directory: Path, session: Session) -> str | None:
         from . import _engine
 
-        known = _files.revision_ids(_files.versions_dir(directory))
-        backend = _engine.on_session(session, _files.migration_table(directory))
-        return _engine.current_id(backend, known)
+        folder = _folder(directory)
+        backend = _engine.on_session(session, folder.migration_table)
+        return _engine.current_id(backend, _files.revision_ids(folder))
 
     @classmethod
     def _applied(cls, directory: Path, session: Session) -> frozenset[str]:
         from . import _engine
 
-        backend = _engine.on_session(session, _files.migration_table(directory))
+        backend = _engine.on_session(session, _folder(directory).migration_table)
         return frozenset(_engine.applied_ids(backend))
 
     @classmethod
     def _history(cls, directory: Path, session: Session | None) -> list[dict[str, Any]]:
         from . import _engine
 
-        migrations = _engine.load(directory)
+        folder = _folder(directory)
+        migrations = _engine.load(folder)
         applied: set[str] | None = None
         if session is not None:
-            backend = _engine.on_session(session, _files.migration_table(directory))
+            backend = _engine.on_session(session, folder.migration_table)
             applied = _engine.applied_ids(backend)
         history = []
         for migration in migrations:
@@ -192,6 +201,7 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
                     "description": _engine.message_of(migration),
                     "down_revision": (parents[0] if len(parents) == 1 else tuple(parents) or None),
                     "applied": None if applied is None else migration.id in applied,
+                    "path": migration.path,
                 }
             )
         return history
@@ -203,6 +213,13 @@ class AsyncYoyoAdapter(AsyncMigrationAdapter):
 
     migration_key: ClassVar[str] = "async_yoyo"
     sync_adapter = YoyoAdapter
+
+
+def _folder(directory: Path) -> _files.Folder:
+    folder = _files.locate(directory)
+    if folder is None:  # checked by the core before any step runs
+        raise MigrationError(f"{directory} is not a yoyo migrations folder")
+    return folder
 
 
 def _terminated(sql: str) -> str:

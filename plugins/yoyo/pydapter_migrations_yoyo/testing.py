@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ._files import ROLLBACK_SUFFIX
+from ._files import ROLLBACK_SUFFIX, locate, revision_paths
 
 __all__ = ["write_revision"]
 
@@ -28,8 +28,10 @@ def write_revision(
     """Give ``revision`` these upgrade and downgrade statements, keeping the directives of
     its header (``-- message:``, ``-- depends:``, ``-- transactional:``...) and nothing
     else: no explanatory comment for yoyo to parse on every run."""
-    versions = Path(directory) / "versions"
-    path = versions / f"{revision}.sql"
+    folder = locate(Path(directory))
+    if folder is None:
+        raise FileNotFoundError(f"{directory} is not a yoyo migrations folder")
+    path = revision_paths(folder)[revision]
     header = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.startswith("--"):
@@ -38,5 +40,5 @@ def write_revision(
             header.append(line)
     body = [f"{statement};" for statement in upgrade]
     path.write_text("\n".join([*header, "", *body]) + "\n", encoding="utf-8")
-    rollback = versions / f"{revision}{ROLLBACK_SUFFIX}"
+    rollback = path.with_name(f"{revision}{ROLLBACK_SUFFIX}")
     rollback.write_text("".join(f"{statement};\n" for statement in downgrade), encoding="utf-8")

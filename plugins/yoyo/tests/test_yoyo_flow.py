@@ -66,6 +66,7 @@ def test_raw_sql_flow(tmp_path: Path, url: str) -> None:
     assert YoyoAdapter.get_current_revision(**kw) == r3
     assert query(url, "SELECT id, name, email FROM users") == [(1, "ada", None)]
     history = YoyoAdapter.get_migration_history(**kw)
+    assert [h.pop("path") for h in history] == [str(versions / f"{r}.sql") for r in (r1, r2, r3)]
     assert history == [
         {"revision": r1, "description": "create users", "down_revision": None, "applied": True},
         {"revision": r2, "description": "add email", "down_revision": r1, "applied": True},
