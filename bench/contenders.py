@@ -2,6 +2,8 @@
 
 * raw Alembic: ``alembic.command`` with the URL set on the ``Config`` (how a program
   drives Alembic);
+* raw Alembic on a real project (:func:`raw_alembic_shipped`): its own ini, as its package
+  drives it;
 * raw yoyo: ``yoyo.get_backend`` + ``read_migrations`` + ``backend.lock()`` +
   ``apply_migrations`` / ``rollback_migrations``;
 * the adapters: this project's public API (:func:`adapter` gives the class);
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from databases import Database
-from projects import create_sql, drop_sql
+from projects import ShippedProject, create_sql, drop_sql
 from timing import quiet
 
 #: Console scripts of this interpreter (not pyenv shims, which add ~50 ms per start).
@@ -47,6 +49,25 @@ def raw_alembic(operation: str, directory: Path, db: Database, target: str = "he
             command.downgrade(config, target)
         elif operation == "current":
             command.current(config)
+        else:
+            raise ValueError(operation)
+
+
+def raw_alembic_shipped(
+    operation: str, project: ShippedProject, db: Database, target: str = "heads"
+) -> None:
+    """A project's own ini driven through ``alembic.command`` the way its package drives
+    it (MLflow's ``_get_alembic_config``): the ini, an absolute script location and the
+    URL set in memory."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(project.ini), stdout=io.StringIO())
+    config.set_main_option("script_location", str(project.script_location))
+    config.set_main_option("sqlalchemy.url", db.sqlalchemy_url.replace("%", "%%"))
+    with quiet():
+        if operation == "upgrade":
+            command.upgrade(config, target)
         else:
             raise ValueError(operation)
 

@@ -1,5 +1,6 @@
 """The migration projects the contenders run: N revisions, revision ``i`` creating table
-``t_i``, once in each contender's own directory and format.
+``t_i``, once in each contender's own directory and format; and a real project run as its
+package ships it (MLflow's, :func:`mlflow_project`).
 
 * raw Alembic: ``alembic init`` (generic template) whose env.py adds
   ``transaction_per_migration=True``, revisions from Alembic's own generator;
@@ -217,6 +218,47 @@ def _store() -> Path:
     path = Path(tempfile.mkdtemp(prefix="pydm-bench-made-"))
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
+
+
+# -- a real project, as its wheel ships it ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShippedProject:
+    """An Alembic project inside an installed package, run unchanged (bench/adopted.py)."""
+
+    name: str
+    script_location: Path
+    ini: Path
+    head: str
+    revisions: int
+
+
+def mlflow_project() -> ShippedProject | None:
+    """MLflow's tracking-store migrations (``mlflow-skinny``), or ``None`` when MLflow is
+    not installed. Found through its spec: importing mlflow takes seconds."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlflow")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "store" / "db_migrations"
+    if not (folder / "env.py").is_file():
+        return None
+    return ShippedProject("mlflow", folder, folder / "alembic.ini", "dc11669786a5", 67)
+
+
+def create_mlflow_base_tables(sqlalchemy_url: str) -> None:
+    """What MLflow creates before its first revision runs (that revision alters these
+    tables): its pre-Alembic models, as ``mlflow.store.db.utils._initialize_tables`` does."""
+    import sqlalchemy as sa
+    from mlflow.store.tracking.dbmodels.initial_models import Base
+
+    engine = sa.create_engine(sqlalchemy_url, poolclass=sa.pool.NullPool)
+    try:
+        Base.metadata.create_all(engine)
+    finally:
+        engine.dispose()
 
 
 @contextlib.contextmanager
