@@ -11,7 +11,8 @@ runs in the calling thread.
 
 Scheduling is the same for all three: each idle worker takes the next target; with
 ``skip_locked`` a target whose lock another runner holds is put last and tried again,
-waiting for the lock this time, once every other target has been started; with
+waiting for the lock this time, once every other target has been started (and each
+runner starts at a random place in the list, so runners started together spread out); with
 ``fail_fast`` the first failure stops the start of new targets (those in flight finish).
 """
 
@@ -21,6 +22,7 @@ import contextlib
 import os
 import pickle
 import queue
+import random
 import subprocess
 import sys
 import threading
@@ -77,6 +79,10 @@ class _Schedule:
         self.fail_fast = fail_fast
         self.lock_timeout = lock_timeout
         self.queue: deque[int] = deque(range(len(targets)))
+        if skip_locked and targets:
+            # Runners started together each begin at a place of their own in the list,
+            # rather than all queueing behind the first target's lock.
+            self.queue.rotate(random.randrange(len(targets)))
         self.later: deque[int] = deque()
         self.results: dict[int, TargetResult] = {}
         #: Why no more targets start (fail_fast, or workers that cannot start).

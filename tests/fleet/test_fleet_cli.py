@@ -1,0 +1,224 @@
+"""Fleets on the command line: several runners at once, failures, kill -9, environment globs.
+
+Each runner is a real ``pydapter-migrate`` process, as it would be on its own machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Project
+from fleet_helpers import applied_counts, cli, no_secret, popen, query, write_targets
+
+from pydapter_migrations.urls import DatabaseURL
+
+
+def _sqlite(folder: Path, count: int, prefix: str = "db") -> dict[str, str]:
+    folder.mkdir(exist_ok=True)
+    return {f"{prefix}{i:02d}": f"sqlite:///{folder / f'{prefix}{i:02d}.db'}" for i in range(count)}
+
+
+def _each_migrated_once(
+    outputs: list[str], targets: dict[str, str], ids: list[str]
+) -> list[dict[str, Any]]:
+    """Every target migrated by exactly one of the runs, which applied every revision;
+    every database applied each revision once. Returns all the runs' results."""
+    results = [result for out in outputs for result in json.loads(out)]
+    assert all(result["ok"] for result in results), [r for r in results if not r["ok"]]
+    migrated = Counter(r["name"] for r in results if r["status"] == "migrated")
+    assert migrated == Counter(dict.fromkeys(targets, 1))
+    for name in targets:
+        applied = [rev for r in results if r["name"] == name for rev in r["revisions"]]
+        assert applied == ids, name
+    for url in targets.values():
+        assert applied_counts(url) == dict.fromkeys(ids, 1)
+    return results
+
+
+@pytest.mark.postgresql
+def test_three_runners_at_once_with_skip_locked_migrate_each_target_once(
+    project: Project, tmp_path: Path, postgresql_url: str
+) -> None:
+    directory, ids = project("alembic", 4)
+    targets = _sqlite(tmp_path / "dbs", 40)
+    base = DatabaseURL.parse(postgresql_url)
+    for i in range(10):
+        targets[f"schema{i}"] = base.with_schema(f"tenant_{i}").render(hide_password=False)
+    path = write_targets(tmp_path / "targets.txt", targets)
+    args = ["-d", str(directory), "upgrade", "--targets", str(path), "--parallel", "2"]
+    runners = [popen(*args, "--skip-locked", "--json", cwd=tmp_path) for _ in range(3)]
+    outputs = []
+    for runner in runners:
+        out, err = runner.communicate(timeout=240)
+        assert runner.returncode == 0, err
+        outputs.append(out)
+        no_secret([out, err], [DatabaseURL.parse(postgresql_url).password or ""])
+    results = _each_migrated_once(outputs, targets, ids)
+    # The runs that found a target taken either waited for it or came after: nothing to do.
+    assert {r["status"] for r in results} <= {"migrated", "unchanged"}
+
+
+def test_three_shards_at_once_take_disjoint_shares_of_the_fleet(
+    project: Project, tmp_path: Path
+) -> None:
+    directory, ids = project("yoyo", 3)
+    targets = _sqlite(tmp_path / "dbs", 50)
+    path = write_targets(tmp_path / "targets.txt", targets)
+    args = ["-b", "yoyo", "-d", str(directory), "upgrade", "--targets", str(path), "--json"]
+    runners = [popen(*args, "--shard", f"{i}/3", cwd=tmp_path) for i in (1, 2, 3)]
+    outputs = []
+    for runner in runners:
+        out, err = runner.communicate(timeout=240)
+        assert runner.returncode == 0, err
+        outputs.append(out)
+    shares = [{r["name"] for r in json.loads(out)} for out in outputs]
+    assert all(shares) and sum(len(s) for s in shares) == 50
+    _each_migrated_once(outputs, targets, ids)
+
+
+@pytest.mark.postgresql
+def test_a_failing_target_is_reported_and_the_exit_status_says_so(
+    project: Project, tmp_path: Path, postgresql_server: Any
+) -> None:
+    directory, ids = project("yoyo", 2)
+    targets = _sqlite(tmp_path / "dbs", 4)
+    query(targets["db01"], "CREATE TABLE t_2 (id INTEGER)")
+    url = DatabaseURL.parse(postgresql_server.url(postgresql_server.create_database()))
+    targets["pg"] = url.render(hide_password=False)
+    # The file names secrets through the environment, as it should.
+    lines = [f"{n} {u}" for n, u in targets.items() if n != "pg"]
+    lines += [f"pg postgresql://postgres:${{PG_PW}}@127.0.0.1:{url.port}/{url.database}"]
+    lines += [f"intruder postgresql://postgres:${{BAD_PW}}@127.0.0.1:{url.port}/postgres"]
+    (tmp_path / "targets.txt").write_text("# tenants\n" + "\n".join(lines) + "\n")
+    env = {"PG_PW": postgresql_server.password.replace("%", "%25").replace("@", "%40"),
+           "BAD_PW": "hunter2-wr0ng%40x"}  # fmt: skip
+    args = ["-b", "yoyo", "-d", str(directory), "upgrade", "--targets", "targets.txt"]
+    text = cli(*args, "--parallel", "2", cwd=tmp_path, env=env)
+    assert text.returncode == 1, text.stderr
+    out = text.stdout
+    assert "FAILED   db01" in out and "FAILED   intruder" in out
+    assert f"ok       db00      2 revisions applied (base -> {ids[-1]})" in out
+    assert "upgrade to head: 4 of 6 targets succeeded" in out
+    assert "failed: db01, intruder" in out
+    assert " target " in out and " revisions " in out  # the closing table
+    no_secret([out, text.stderr], [postgresql_server.password, "hunter2-wr0ng@x"])
+
+    query(targets["db01"], "DROP TABLE t_2")
+    again = cli(*args, "--json", cwd=tmp_path, env=env)
+    assert again.returncode == 1
+    results = {r["name"]: r for r in json.loads(again.stdout)}
+    assert results["db01"]["status"] == "migrated"  # retried, and finished
+    assert results["db01"]["revisions"] == ids[1:]
+    assert results["db00"]["status"] == "unchanged"
+    assert results["intruder"]["ok"] is False
+    assert "password authentication failed" in results["intruder"]["error"]
+    no_secret([again.stdout, again.stderr], [postgresql_server.password, "hunter2-wr0ng@x"])
+
+
+def _wait_for_migrated(proc: subprocess.Popen[str], count: int) -> None:
+    """Read the fleet's lines until ``count`` targets were migrated by it."""
+    assert proc.stdout is not None
+    seen = 0
+    deadline = time.monotonic() + 120
+    while seen < count and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        assert line, "the fleet ended before the kill"
+        seen += line.startswith("ok ") and "revisions applied" in line
+
+
+def _gone(group: int, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_kill_9_of_a_fleet_then_a_rerun_converges(project: Project, tmp_path: Path) -> None:
+    directory, ids = project("alembic", 3, sleep=0.2)
+    targets = _sqlite(tmp_path / "dbs", 12)
+    path = write_targets(tmp_path / "targets.txt", targets)
+    args = ["-d", str(directory), "upgrade", "--targets", str(path), "--parallel", "2"]
+
+    # Everything killed at once (a node lost): revisions in flight roll back.
+    first = popen(*args, cwd=tmp_path, start_new_session=True)
+    _wait_for_migrated(first, 2)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert _gone(first.pid)
+
+    # Only the fleet's own process killed: its workers finish the target in hand and go.
+    second = popen(*args, cwd=tmp_path, start_new_session=True)
+    _wait_for_migrated(second, 1)
+    os.kill(second.pid, signal.SIGKILL)
+    second.wait()
+    assert _gone(second.pid), "worker processes outlived their fleet"
+
+    done = [url for url in targets.values() if sum(applied_counts_or_none(url).values()) == 3]
+    assert 3 <= len(done) < len(targets)
+    final = cli(*args, "--json", cwd=tmp_path)
+    assert final.returncode == 0, final.stderr
+    results = json.loads(final.stdout)
+    assert {r["status"] for r in results} == {"migrated", "unchanged"}
+    assert sum(r["status"] == "unchanged" for r in results) >= len(done)
+    for url in targets.values():
+        assert applied_counts(url) == dict.fromkeys(ids, 1)
+
+
+def applied_counts_or_none(url: str) -> Counter[str]:
+    try:
+        return applied_counts(url)
+    except Exception:  # no applied_log yet
+        return Counter()
+
+
+def test_an_environment_glob_and_the_usage_errors(project: Project, tmp_path: Path) -> None:
+    directory, ids = project("yoyo", 2)
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.pydapter-migrations]\n"
+        'backend = "yoyo"\n'
+        f'directory = "{directory.name}"\n'
+        + "".join(
+            f'[tool.pydapter-migrations.envs.tenant_{c}]\nurl = "sqlite:///tenant_{c}.db"\n'
+            for c in "abc"
+        )
+        + '[tool.pydapter-migrations.envs.prod]\nurl = "sqlite:///prod.db"\n'
+    )
+    up = cli("-e", "tenant_*", "upgrade", "--parallel", "2", cwd=tmp_path)
+    assert up.returncode == 0, up.stderr
+    assert "upgrade to head: 3 of 3 targets succeeded" in up.stdout
+    assert not (tmp_path / "prod.db").exists()
+    current = cli("current", "-e", "tenant_[ab]", "--json", cwd=tmp_path)
+    assert [(r["name"], r["revision"]) for r in json.loads(current.stdout)] == [
+        ("tenant_a", ids[-1]),
+        ("tenant_b", ids[-1]),
+    ]
+    status = cli("status", "-e", "tenant_*", cwd=tmp_path)
+    assert status.returncode == 0 and "up_to_date" in status.stdout
+    one = cli("-e", "prod", "upgrade", "--json", cwd=tmp_path)  # a fleet of one, for its JSON
+    assert [(r["name"], r["revisions"]) for r in json.loads(one.stdout)] == [("prod", ids)]
+
+    for args, says in [
+        (["upgrade", "--parallel", "2"], "--parallel applies to a fleet"),
+        (["-e", "tenant_*", "upgrade", "--shard", "0/2"], "I counts from 1"),
+        (["-e", "staging_*", "upgrade"], "no environment of"),
+        (["upgrade", "--targets", "missing.txt"], "cannot read the targets file"),
+        (["-e", "tenant_*", "upgrade", "--sql"], "does not take a fleet"),
+        (["-e", "tenant_*", "downgrade", "--bogus"], "No such option: --bogus"),
+    ]:
+        result = cli(*args, cwd=tmp_path)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert says in result.stderr, (args, result.stderr)
+    down = cli("-e", "tenant_*", "downgrade", "-1", cwd=tmp_path)
+    assert down.returncode == 0 and "1 revision reverted" in down.stdout
