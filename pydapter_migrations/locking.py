@@ -51,6 +51,7 @@ __all__ = [
     "check_timeout",
     "database_lock",
     "lock_holder_query",
+    "mysql_lock_name",
 ]
 
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -124,7 +125,7 @@ class MigrationLock:
             if not held:
                 raise self.lost("its session ended")
         elif family == "mysql":
-            holder = executor.scalar("SELECT IS_USED_LOCK(?)", (_mysql_lock_name(self.url),))
+            holder = executor.scalar("SELECT IS_USED_LOCK(?)", (mysql_lock_name(self.url),))
             if holder != self._holder:
                 raise self.lost("its session ended")
 
@@ -154,7 +155,7 @@ class MigrationLock:
                         " AND pid = pg_backend_pid()"
                     )
                 )
-            holder = self.session.scalar("SELECT IS_USED_LOCK(?)", (_mysql_lock_name(self.url),))
+            holder = self.session.scalar("SELECT IS_USED_LOCK(?)", (mysql_lock_name(self.url),))
             return bool(holder == self._holder)
         except Exception:
             return False
@@ -360,7 +361,10 @@ def _advisory_lock(lock: MigrationLock, timeout: float) -> Iterator[None]:
 # -- MySQL / MariaDB -----------------------------------------------------------
 
 
-def _mysql_lock_name(url: DatabaseURL) -> str:
+def mysql_lock_name(url: DatabaseURL | str) -> str:
+    """The ``GET_LOCK`` name of ``url``'s database (MySQL, MariaDB): what an operator
+    passes to ``IS_USED_LOCK()`` to find the connection of a stuck run."""
+    url = DatabaseURL.parse(url)
     # GET_LOCK names are server-wide (64 characters at most): key them on the database.
     digest = hashlib.sha1(str(url.database or "").encode(), usedforsecurity=False).hexdigest()
     return f"pydapter_migrations.{digest[:40]}"
@@ -370,7 +374,7 @@ def _mysql_lock_name(url: DatabaseURL) -> str:
 def _named_lock(lock: MigrationLock, timeout: float) -> Iterator[None]:
     session = lock.session
     assert session is not None
-    name = _mysql_lock_name(lock.url)
+    name = mysql_lock_name(lock.url)
     delays = _poll_delays(timeout)
     while session.scalar("SELECT GET_LOCK(?, 0)", (name,)) != 1:
         delay = next(delays, None)

@@ -55,6 +55,7 @@ from ._environment import (
     ATTRIBUTE,
     Reporter,
     RunOptions,
+    bookkeeping_transaction,
     create_engine,
     recorded_models,
     session_of,
@@ -202,7 +203,9 @@ class _Observer:
         if self.run is None or reporter is None or step.up_revision_id is None:
             return
         connection = ctx.connection
-        self.run.before_commit(step.up_revision_id, session_of(connection))
+        session = session_of(connection)
+        bookkeeping_transaction(session)
+        self.run.before_commit(step.up_revision_id, session)
         now = time.perf_counter()
         reporter.pending.append(step.up_revision_id)
         reporter.durations.append(now - self._mark)

@@ -60,7 +60,9 @@ class Reporter:
         row next)."""
         self.pending.append(revision)
         if self.connection is not None:
-            self.run.before_commit(revision, session_of(self.connection))
+            session = session_of(self.connection)
+            bookkeeping_transaction(session)
+            self.run.before_commit(revision, session)
 
     def failed(self, connection: Connection) -> None:
         """The running revision raised, inside its transaction (before the rollback)."""
@@ -216,6 +218,19 @@ def _run_async_online(context: Any, target_metadata: Any, options: RunOptions) -
 
 
 # -- engines ---------------------------------------------------------------
+
+
+def bookkeeping_transaction(session: Session) -> None:
+    """Give a revision's bookkeeping a transaction where its DDL ended the one it ran in.
+
+    MySQL and MariaDB commit implicitly before and after DDL and leave the session in
+    autocommit mode: what the revision ran is committed then, whatever happens next. Its
+    bookkeeping (the lock's fence, the version row, the core's history row) still commits
+    as one, in a transaction begun here. Other databases run DDL inside the transaction; a
+    revision that left it there ended it itself, which the core refuses.
+    """
+    if session.family == "mysql" and not session.in_transaction():
+        session.execute("BEGIN")
 
 
 def session_of(connection: Connection) -> Session:

@@ -63,6 +63,7 @@ class AlembicAdapter(SyncMigrationAdapter[Any]):
     migration_key: ClassVar[str] = "alembic"
     supports_autogenerate: ClassVar[bool] = True
     supports_sql: ClassVar[bool] = True
+    supported_databases: ClassVar[frozenset[str]] = frozenset({"sqlite", "postgresql", "mysql"})
     misdirected_hint: ClassVar[str] = (
         "its env.py does not use the URL it was given: read it from "
         "config.get_main_option('sqlalchemy.url'), or run on "

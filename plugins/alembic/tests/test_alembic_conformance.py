@@ -1,4 +1,5 @@
-"""The core's conformance kit, run on both adapters and both databases."""
+"""The core's conformance kit, run on both adapters and every database: SQLite,
+PostgreSQL and MariaDB (the async adapter through mysql+aiomysql there)."""
 
 from __future__ import annotations
 
@@ -32,4 +33,18 @@ class TestAsyncAlembicSQLite(BaseAsyncMigrationSuite):
 class TestAsyncAlembicPostgreSQL(BaseAsyncMigrationSuite):
     adapter = AsyncAlembicAdapter
     database = "postgresql"
+    write_revision = staticmethod(write_revision)
+
+
+@pytest.mark.mariadb
+class TestAlembicMariaDB(BaseMigrationSuite):
+    adapter = AlembicAdapter
+    database = "mariadb"
+    write_revision = staticmethod(write_revision)
+
+
+@pytest.mark.mariadb
+class TestAsyncAlembicMariaDB(BaseAsyncMigrationSuite):
+    adapter = AsyncAlembicAdapter
+    database = "mariadb"
     write_revision = staticmethod(write_revision)

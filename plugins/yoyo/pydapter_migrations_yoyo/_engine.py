@@ -88,7 +88,12 @@ def on_session(session: Session, table: str) -> DatabaseBackend:
             return session.connection
 
     uri = DatabaseURI(session.family, None, None, None, None, _database_name(session), {})
-    return OnSession(uri, table)
+    backend = OnSession(uri, table)
+    # What yoyo would find out by creating a scratch table (get_backend): MySQL and
+    # MariaDB commit implicitly around DDL. yoyo then undoes a failed revision's finished
+    # steps with their rollback steps, as far as it can.
+    backend.has_transactional_ddl = session.family != "mysql"
+    return backend
 
 
 def _database_name(session: Session) -> str | None:
@@ -328,7 +333,20 @@ def run(backend: DatabaseBackend, steps: Sequence[Step], migration_run: Migratio
     record = _Bookkeeping(backend)
     for step in steps:
         migration = step.migration
-        if migration.use_transactions:
+        if migration.use_transactions and not backend.has_transactional_ddl:
+            # MySQL, MariaDB: the revision's DDL commits itself (and its savepoints with
+            # it); a revision of DML alone still rolls back whole. Its bookkeeping commits
+            # as one either way (see _bookkeeping_transaction).
+            with backend.transaction():
+                try:
+                    _process(migration, backend, step.direction)
+                except Exception:
+                    migration_run.revision_failed(migration.id)
+                    raise
+                _bookkeeping_transaction(migration_run.session)
+                migration_run.before_commit(migration.id)
+                record(migration, step.direction)
+        elif migration.use_transactions:
             with backend.transaction():
                 # yoyo's Python steps get the connection and may end the transaction; the
                 # driver cannot always tell (SQLite opens a new one at yoyo's next
@@ -396,15 +414,26 @@ def _marked(backend: DatabaseBackend, end_savepoint: Callable[[str], Any]) -> bo
 
 def _process(migration: Migration, backend: DatabaseBackend, direction: str) -> None:
     """yoyo's ``process_steps``, reporting the error that stopped a step rather than the
-    failure of the savepoint rollback that followed it (a savepoint is gone once the
-    transaction has ended: a full disk, a COMMIT inside a Python step)."""
+    failures of the savepoint rollbacks that followed it (a savepoint is gone once the
+    transaction has ended: a full disk, a COMMIT inside a Python step, DDL on MySQL)."""
     try:
         migration.process_steps(backend, direction)
     except backend.DatabaseError as error:
-        original = error.__context__
-        if original is not None and "savepoint" in str(error).lower():
+        original: BaseException = error
+        while original.__context__ is not None and "savepoint" in str(original).lower():
+            original = original.__context__
+        if original is not error:
             raise original from None
         raise
+
+
+def _bookkeeping_transaction(session: Session) -> None:
+    """Begin a transaction for a revision's bookkeeping where its DDL committed the one
+    it ran in (MySQL leaves the session in autocommit mode then): the lock's fence, yoyo's
+    rows and the core's history row still commit together. yoyo's own notion (it is in a
+    transaction) stays true."""
+    if not session.in_transaction():
+        session.execute("BEGIN")
 
 
 class _Statement:

@@ -50,7 +50,7 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
     migration_key: ClassVar[str] = "yoyo"
     supports_autogenerate: ClassVar[bool] = False
     supports_sql: ClassVar[bool] = True
-    supported_databases: ClassVar[frozenset[str]] = frozenset({"sqlite", "postgresql"})
+    supported_databases: ClassVar[frozenset[str]] = frozenset({"sqlite", "postgresql", "mysql"})
 
     @classmethod
     def _session_url(cls, url: DatabaseURL) -> DatabaseURL:

@@ -1,7 +1,8 @@
-"""The core's conformance kit, sync and async, on SQLite and PostgreSQL."""
+"""The core's conformance kit, sync and async, on SQLite, PostgreSQL and MariaDB."""
 
 from __future__ import annotations
 
+import pytest
 from pydapter_migrations_yoyo import AsyncYoyoAdapter, YoyoAdapter
 from yoyo_helpers import write_revision
 
@@ -29,4 +30,18 @@ class TestAsyncYoyoSQLite(BaseAsyncMigrationSuite):
 class TestAsyncYoyoPostgreSQL(BaseAsyncMigrationSuite):
     adapter = AsyncYoyoAdapter
     database = "postgresql"
+    write_revision = staticmethod(write_revision)
+
+
+@pytest.mark.mariadb
+class TestYoyoMariaDB(BaseMigrationSuite):
+    adapter = YoyoAdapter
+    database = "mariadb"
+    write_revision = staticmethod(write_revision)
+
+
+@pytest.mark.mariadb
+class TestAsyncYoyoMariaDB(BaseAsyncMigrationSuite):
+    adapter = AsyncYoyoAdapter
+    database = "mariadb"
     write_revision = staticmethod(write_revision)

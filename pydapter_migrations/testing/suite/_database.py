@@ -27,9 +27,11 @@ class KitDatabase:
         """The names of the tables in the database (PostgreSQL: the current schema)."""
         if self.url.backend == "sqlite":
             sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+        elif self.url.backend == "mysql":
+            sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
         else:
             sql = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-        return {row[0] for row in self.query(sql)}
+        return {str(row[0]) for row in self.query(sql)}
 
     def kit_tables(self) -> set[str]:
         """The tables the kit's revisions create (named ``kit_...``)."""
@@ -41,14 +43,31 @@ class KitDatabase:
             time.sleep(2.0)
             return True
         quoted = statement.replace("'", "''")
-        rows = self.query(
-            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-            f"AND pid <> pg_backend_pid() AND query LIKE '%{quoted}%'"
-        )
-        return bool(rows[0][0])
+        if self.url.backend == "mysql":
+            quoted = quoted.replace("\\", "\\\\")
+            sql = (
+                "SELECT count(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()"
+                f" AND COMMAND = 'Query' AND INFO LIKE '%{quoted}%'"
+            )
+        else:
+            sql = (
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                f"AND pid <> pg_backend_pid() AND query LIKE '%{quoted}%'"
+            )
+        return bool(self.query(sql)[0][0])
 
     def kill_lock_holders(self) -> int:
-        """End the sessions holding this database's migration lock (PostgreSQL); how many."""
+        """End the sessions holding this database's migration lock (PostgreSQL, MySQL);
+        how many."""
+        if self.url.backend == "mysql":
+            from ...locking import mysql_lock_name
+
+            with connect(self.url, purpose="test") as session:
+                holder = session.scalar("SELECT IS_USED_LOCK(?)", (mysql_lock_name(self.url),))
+                if holder is None:
+                    return 0
+                session.execute(f"KILL CONNECTION {int(holder)}")
+                return 1
         from ...locking import lock_holder_query
 
         rows = self.query(
@@ -57,9 +76,12 @@ class KitDatabase:
         return len(rows)
 
     def slow_statement(self, seconds: float) -> str:
-        """A statement that keeps the database busy for about ``seconds``."""
+        """A statement that keeps the database busy for about ``seconds`` (on PostgreSQL
+        and MySQL a sleep, which notices a client that died within a few seconds)."""
         if self.url.backend == "postgresql":
             return f"SELECT pg_sleep({seconds})"
+        if self.url.backend == "mysql":
+            return f"SELECT SLEEP({seconds})"
         # About 2.5 million rows a second on a slow machine; far longer than the test waits.
         rows = int(seconds * 2_500_000)
         return (

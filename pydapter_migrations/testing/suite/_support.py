@@ -23,7 +23,12 @@ from ...urls import DatabaseURL
 from ..requirements import Requirements, required
 from ._database import KitDatabase
 
-__all__ = ["Recorder", "SuiteBase", "snapshot", "wait_for"]
+__all__ = ["DATABASES", "Recorder", "SuiteBase", "snapshot", "wait_for"]
+
+#: The values of a suite's ``database``; each names the fixture of its test URL
+#: (``sqlite_url``, ``postgresql_url``, ``mariadb_url``: a throwaway MariaDB server, which
+#: stands for the MySQL family).
+DATABASES = ("sqlite", "postgresql", "mariadb")
 
 
 @dataclass
@@ -88,6 +93,7 @@ class SuiteBase:
     #: The adapter under test. Typed so that mypy reports a backend class that misses one
     #: of its steps ("Can only assign concrete classes").
     adapter: ClassVar[type[SyncMigrationAdapter[Any]] | type[AsyncMigrationAdapter]]
+    #: Which test database the suite runs on: one of :data:`DATABASES`.
     database: ClassVar[str] = "sqlite"
     #: Judges the tests' declared requirements; subclass :class:`Requirements` to change it.
     requirements: ClassVar[type[Requirements]] = Requirements
@@ -126,8 +132,10 @@ class SuiteBase:
 
     @pytest.fixture
     def url(self, request: pytest.FixtureRequest) -> str:
-        if self.database not in ("sqlite", "postgresql"):
-            raise ValueError(f"database must be 'sqlite' or 'postgresql', not {self.database!r}")
+        if self.database not in DATABASES:
+            raise ValueError(
+                f"database must be one of {', '.join(map(repr, DATABASES))}, not {self.database!r}"
+            )
         raw = request.getfixturevalue(f"{self.database}_url")
         parsed = DatabaseURL.parse(raw)
         parsed = parsed.asynchronous() if self.adapter.is_async else parsed.sync()
@@ -219,6 +227,31 @@ class SuiteBase:
             "get_migration_history", directory=str(directory), connection_string=url
         )
         return history
+
+    def cli(self, directory: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """``pydapter-migrate -b <key> -d <directory> ARGS`` in a process of its own, the URL
+        in ``DATABASE_URL`` (never on a command line)."""
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        }
+        key = self.adapter.migration_key
+        return subprocess.run(
+            [sys.executable, "-m", "pydapter_migrations", "-b", key, "-d", str(directory), *args],
+            capture_output=True, text=True, env=env, cwd=Path(directory).parent, timeout=300,
+        )  # fmt: skip
+
+    def status_text(self, directory: Path, url: str) -> str:
+        """What ``pydapter-migrate status`` prints."""
+        result = self.cli(directory, url, "status")
+        return result.stdout + result.stderr
+
+    def repair(self, directory: Path, url: str, *, applied: bool) -> None:
+        """Record the revision that started and never finished as applied or not, as a user
+        does: ``pydapter-migrate repair --applied`` / ``--not-applied`` (issue 15, point 3)."""
+        result = self.cli(directory, url, "repair", "--applied" if applied else "--not-applied")
+        assert result.returncode == 0, result.stderr
 
     def worker(
         self, method: str, *args: Any, hold: Path | None = None, **kwargs: Any

@@ -165,6 +165,26 @@ class InputsSuite(SuiteBase):
             self.upgrade(directory, url + "?no_such_parameter=1")
         assert self.current(directory, url) is None and first
 
+    @requires("mysql")
+    def test_mysql_url_parameters_reach_every_connection(
+        self, directory: Path, url: str, db: KitDatabase
+    ) -> None:
+        # The connection parameters a MySQL URL may carry work with every driver, sync or
+        # async: the revision records the settings of the session that ran it.
+        self.init(directory, url)
+        record = "INSERT INTO kit_settings SELECT @@session.wait_timeout, @@character_set_client"
+        self.new(directory, url, "settings",
+                 ["CREATE TABLE kit_settings (waits integer, charset varchar(64))", record],
+                 ["DROP TABLE kit_settings"])  # fmt: skip
+        query = "?connect_timeout=5&charset=utf8mb4&init_command=SET%20wait_timeout%3D4321"
+        self.upgrade(directory, url + query)
+        assert db.query("SELECT * FROM kit_settings") == [(4321, "utf8mb4")]
+        self.downgrade(directory, url + "?read_timeout=30", "base")
+        assert db.kit_tables() == set()
+        with pytest.raises(MigrationUpgradeError, match=r"no_such_parameter"):
+            self.upgrade(directory, url + "?no_such_parameter=1")
+        assert self.current(directory, url) is None
+
     @requires("password_in_url")
     def test_password_never_reaches_frames_of_a_failed_call(
         self, directory: Path, url: str, db: KitDatabase

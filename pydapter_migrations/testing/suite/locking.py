@@ -1,6 +1,7 @@
 """One migration run at a time per database: a waiter times out with a lock error,
-concurrent processes apply each revision once, a killed process leaves no lock (nor
-anything to clear by hand), and a run that lost its lock commits nothing more."""
+concurrent processes apply each revision once, a killed process leaves no lock (nor,
+where DDL is transactional, anything to clear by hand), and a run that lost its lock
+commits nothing more."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import ClassVar
 
 import pytest
 
-from ... import MigrationLockError
+from ... import MigrationError, MigrationLockError
 from ...locking import database_lock
 from ...urls import DatabaseURL
 from ..requirements import requires
@@ -64,14 +65,8 @@ class LockingSuite(SuiteBase):
         assert sorted(row[0] for row in db.query("SELECT n FROM kit_log")) == [1, 2, 3]
         assert self.current(directory, url) == revisions[-1]
 
-    def test_killed_process_leaves_no_lock(
-        self, directory: Path, url: str, db: KitDatabase
-    ) -> None:
-        self.init(directory, url)
-        slow = db.slow_statement(60)
-        revision = self.new(directory, url, "slow",
-                            ["CREATE TABLE kit_slow (id integer)", slow],
-                            ["DROP TABLE kit_slow"])  # fmt: skip
+    def _kill_mid_revision(self, directory: Path, url: str, db: KitDatabase, slow: str) -> None:
+        """Upgrade in a process of its own, and kill it (SIGKILL) while ``slow`` runs."""
         victim = self.worker("upgrade", "head", directory=str(directory), connection_string=url)
 
         def lock_is_held() -> bool:
@@ -87,6 +82,17 @@ class LockingSuite(SuiteBase):
         victim.send_signal(signal.SIGKILL)
         victim.communicate(timeout=30)
 
+    @requires("transactional_ddl")
+    def test_killed_process_leaves_no_lock(
+        self, directory: Path, url: str, db: KitDatabase
+    ) -> None:
+        self.init(directory, url)
+        slow = db.slow_statement(60)
+        revision = self.new(directory, url, "slow",
+                            ["CREATE TABLE kit_slow (id integer)", slow],
+                            ["DROP TABLE kit_slow"])  # fmt: skip
+        self._kill_mid_revision(directory, url, db, slow)
+
         self.write_revision(directory, revision, ["CREATE TABLE kit_slow (id integer)"],
                             ["DROP TABLE kit_slow"])  # fmt: skip
         started = time.monotonic()
@@ -94,6 +100,54 @@ class LockingSuite(SuiteBase):
         assert time.monotonic() - started < 15
         assert self.current(directory, url) == revision
         assert "kit_slow" in db.kit_tables()
+
+    @requires("implicit_ddl_commit")
+    def test_killed_process_leaves_no_lock_where_ddl_commits_itself(
+        self, directory: Path, url: str, db: KitDatabase
+    ) -> None:
+        # The lock dies with the session, within seconds even mid-statement; a revision
+        # of DML alone dies whole with it, so the next run applies it once.
+        [first] = self.chain(directory, url, 1)
+        slow = db.slow_statement(60)
+        revision = self.new(directory, url, "slow",
+                            ["INSERT INTO kit_log VALUES (2)", slow],
+                            ["DELETE FROM kit_log WHERE n = 2"])  # fmt: skip
+        self.upgrade(directory, url, first)
+        self._kill_mid_revision(directory, url, db, slow)
+
+        self.write_revision(directory, revision, ["INSERT INTO kit_log VALUES (2)"],
+                            ["DELETE FROM kit_log WHERE n = 2"])  # fmt: skip
+        started = time.monotonic()
+        self.upgrade(directory, url, lock_timeout=15)
+        assert time.monotonic() - started < 15
+        assert self.current(directory, url) == revision
+        assert sorted(row[0] for row in db.query("SELECT n FROM kit_log")) == [1, 2]
+
+    @requires("implicit_ddl_commit", "dirty_state")
+    def test_a_killed_ddl_revision_is_left_to_repair(
+        self, directory: Path, url: str, db: KitDatabase
+    ) -> None:
+        # Killed after its CREATE TABLE committed itself: no lock is left, but the
+        # revision's 'started' record is, and the next run refuses until it is repaired.
+        self.init(directory, url)
+        slow = db.slow_statement(60)
+        revision = self.new(directory, url, "slow",
+                            ["CREATE TABLE kit_slow (id integer)", slow],
+                            ["DROP TABLE kit_slow"])  # fmt: skip
+        self._kill_mid_revision(directory, url, db, slow)
+        self.write_revision(directory, revision, ["CREATE TABLE kit_slow (id integer)"],
+                            ["DROP TABLE kit_slow"])  # fmt: skip
+        started = time.monotonic()
+        with pytest.raises(MigrationError) as refused:
+            self.upgrade(directory, url, lock_timeout=15)
+        assert time.monotonic() - started < 15
+        assert not isinstance(refused.value, MigrationLockError)
+        assert refused.value.revision == revision and "repair" in str(refused.value)
+        assert self.current(directory, url) is None
+        assert db.kit_tables() == {"kit_slow"}
+        self.repair(directory, url, applied=True)
+        assert self.current(directory, url) == revision
+        self.upgrade(directory, url)  # nothing left to do, nothing refused
 
     @requires("lock_can_be_lost")
     def test_a_run_that_lost_its_lock_commits_nothing_more(
