@@ -90,6 +90,8 @@ class PlainSQLAdapter(SyncMigrationAdapter[None]):
             try:
                 for statement in _statements(run.directory, revision, "up" if up else "down"):
                     db.execute(statement)
+                if db.family == "mysql" and not db.in_transaction():
+                    db.execute("BEGIN")  # its DDL committed by itself: bookkeeping apart
                 run.before_commit(revision)
                 if up:
                     db.execute(f"INSERT INTO {_TABLE} VALUES (?)", (revision,))

@@ -1,4 +1,5 @@
-"""The core's conformance kit on the example backend, sync and async, SQLite and PostgreSQL."""
+"""The core's conformance kit on the example backend, sync and async, SQLite, PostgreSQL
+and MariaDB."""
 
 from __future__ import annotations
 
@@ -24,4 +25,18 @@ class TestPlainSQLPostgreSQL(BaseMigrationSuite):
 class TestAsyncPlainSQLSQLite(BaseAsyncMigrationSuite):
     adapter = AsyncPlainSQLAdapter
     database = "sqlite"
+    write_revision = staticmethod(write_revision)
+
+
+@pytest.mark.mariadb
+class TestPlainSQLMariaDB(BaseMigrationSuite):
+    adapter = PlainSQLAdapter
+    database = "mariadb"
+    write_revision = staticmethod(write_revision)
+
+
+@pytest.mark.mariadb
+class TestAsyncPlainSQLMariaDB(BaseAsyncMigrationSuite):
+    adapter = AsyncPlainSQLAdapter
+    database = "mariadb"
     write_revision = staticmethod(write_revision)
