@@ -1,4 +1,5 @@
-"""The documented flows of the Alembic backend, on real SQLite files and a real PostgreSQL."""
+"""The documented flows of the Alembic backend, on real SQLite files, a real PostgreSQL and a
+real MariaDB."""
 
 from __future__ import annotations
 
@@ -78,11 +79,15 @@ events = Table("events", meta, Column("id", Integer, primary_key=True), Column("
 """
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgresql),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
 def url(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("postgresql_url"))
-    return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue(f"{request.param}_url"))
 
 
 @pytest.fixture
@@ -362,7 +367,7 @@ def test_async_flow_inside_a_running_loop(
 ) -> None:
     """The async example of the docs, awaited while another task keeps ticking."""
     async_url = _async_url(url)
-    assert async_url.split(":")[0] in {"sqlite+aiosqlite", "postgresql+asyncpg"}
+    assert async_url.split(":")[0] in {"sqlite+aiosqlite", "postgresql+asyncpg", "mysql+aiomysql"}
     directory = str(tmp_path / "migrations")
     mymodels = models()
 

@@ -22,7 +22,13 @@ from pydapter_migrations import (
 from pydapter_migrations.events import MigrationEvent
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgresql),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
 def url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(f"{request.param}_url"))
 
@@ -63,7 +69,10 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _yoyo_url(url: str) -> str:
-    return url.replace("postgresql://", "postgresql+psycopg://")
+    """The same database in yoyo's own URL schemes (its ``mysql`` is PyMySQL)."""
+    return url.replace("postgresql://", "postgresql+psycopg://").replace(
+        "mysql+pymysql://", "mysql://"
+    )
 
 
 def test_a_flat_folder_is_used_in_place(tmp_path: Path, url: str) -> None:

@@ -1,4 +1,4 @@
-"""The raw-SQL workflow end to end, on real SQLite and PostgreSQL, sync and async."""
+"""The raw-SQL workflow end to end, on real SQLite, PostgreSQL and MariaDB, sync and async."""
 
 from __future__ import annotations
 
@@ -25,13 +25,30 @@ from pydapter_migrations import (
 )
 from pydapter_migrations.urls import DatabaseURL
 
-DATABASES = ["sqlite", "postgresql"]
+DATABASES = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgresql),
+    pytest.param("mariadb", marks=pytest.mark.mariadb),
+]
+#: The databases whose DDL runs inside the revision's transaction.
+TRANSACTIONAL_DDL = DATABASES[:2]
 
 
 @pytest.fixture(params=DATABASES)
 def url(request: pytest.FixtureRequest) -> str:
     value: str = request.getfixturevalue(f"{request.param}_url")
     return value
+
+
+@pytest.fixture(params=TRANSACTIONAL_DDL)
+def transactional_url(request: pytest.FixtureRequest) -> str:
+    value: str = request.getfixturevalue(f"{request.param}_url")
+    return value
+
+
+def _quoted(url: str, name: str) -> str:
+    """``name`` quoted for the database at ``url`` (MySQL quotes with backticks)."""
+    return f"`{name}`" if DatabaseURL.parse(url).backend == "mysql" else f'"{name}"'
 
 
 def _edit(path: Path, sql: str) -> None:
@@ -91,13 +108,15 @@ def test_raw_sql_flow(tmp_path: Path, url: str) -> None:
     assert YoyoAdapter.get_current_revision(**kw) is None
     # Only yoyo's bookkeeping remains; no yoyo_lock table and no scratch tables either.
     assert tables(url) == {"_yoyo_migration", "_yoyo_log", "_yoyo_version"}
-    operations = query(url, 'SELECT operation FROM "_yoyo_log"')
+    operations = query(url, f"SELECT operation FROM {_quoted(url, '_yoyo_log')}")
     assert sorted(row[0] for row in operations) == ["apply"] * 5 + ["rollback"] * 5
 
 
 def test_async_flow_with_async_urls_and_same_url_for_both_keys(tmp_path: Path, url: str) -> None:
     async_url = DatabaseURL.parse(url).asynchronous().render(hide_password=False)
-    assert async_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://"))
+    assert async_url.startswith(
+        ("sqlite+aiosqlite://", "postgresql+asyncpg://", "mysql+aiomysql://")
+    )
     d = str(tmp_path / "migrations")
     Async = get_adapter("async_yoyo")
     assert Async is AsyncYoyoAdapter
@@ -250,7 +269,10 @@ def test_targets_that_make_no_sense_raise_and_change_nothing(
     assert tables(sqlite_url) >= {"a", "b"}
 
 
-def test_failing_revision_rolls_back_its_own_statements(tmp_path: Path, url: str) -> None:
+def test_failing_revision_rolls_back_its_own_statements(
+    tmp_path: Path, transactional_url: str
+) -> None:
+    url = transactional_url
     d = tmp_path / "migrations"
     YoyoAdapter.init_migrations(d)
     r1 = YoyoAdapter.create_migration("one", directory=d)
@@ -264,7 +286,7 @@ def test_failing_revision_rolls_back_its_own_statements(tmp_path: Path, url: str
     assert YoyoAdapter.get_current_revision(directory=d, connection_string=url) == r1
     assert query(url, "SELECT count(*) FROM a") == [(0,)]
     assert "b" not in tables(url)
-    assert query(url, 'SELECT migration_id FROM "_yoyo_migration"') == [(r1,)]
+    assert query(url, f"SELECT migration_id FROM {_quoted(url, '_yoyo_migration')}") == [(r1,)]
 
 
 def test_password_stays_out_of_files_and_errors(
