@@ -179,6 +179,8 @@ def execute(
         job, targets, skip_locked=skip_locked, fail_fast=fail_fast, lock_timeout=lock_timeout
     )
     kind = choose_workers(workers, job.adapter, parallel, len(targets))
+    if not targets:
+        return [], kind
 
     def notify(kind: str, index: int, payload: Any = None) -> None:
         if progress is None:
@@ -246,10 +248,10 @@ def _run_pool(schedule: _Schedule, notify: Notify, kind: str, size: int) -> None
         workers[serial] = factory(serial, schedule.job, outbox)
         serial += 1
 
-    for _ in range(size):
-        spawn()
     aborted = True
     try:
+        for _ in range(size):
+            spawn()
         while True:
             for idle in list(workers.values()):
                 if idle.task is None:
@@ -398,7 +400,7 @@ class _ProcessWorker:
         while True:
             try:
                 message = self._results.recv()
-            except (EOFError, OSError):
+            except Exception:  # closed (the worker died), or a message it could not send
                 break
             self.outbox.put((message[0], self.serial, *message[1:]))
         code = self.process.wait()
