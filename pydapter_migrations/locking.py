@@ -390,20 +390,33 @@ def _named_lock(lock: MigrationLock, timeout: float) -> Iterator[None]:
 
 
 def _mysql_holder(session: Session, name: str) -> str:
+    """Who holds the lock ``name``: the connection id, and from the process list its
+    account, client host and port, and what it has been doing for how long; its
+    ``program_name`` too (which run it is) where the server keeps connection attributes
+    (``performance_schema``, on by default in MySQL 8, off in MariaDB)."""
     holder = session.scalar("SELECT IS_USED_LOCK(?)", (name,))
     if holder is None:
         return "another session"
-    try:
-        rows = session.execute(
-            "SELECT USER, HOST, DB, TIME FROM information_schema.PROCESSLIST WHERE ID = ?",
+    details = []
+    with contextlib.suppress(Exception):
+        program = session.scalar(
+            "SELECT ATTR_VALUE FROM performance_schema.session_connect_attrs"
+            " WHERE PROCESSLIST_ID = ? AND ATTR_NAME = 'program_name'",
             (holder,),
         )
-    except Exception:
-        rows = []
-    if not rows:
-        return f"connection {holder}"
-    user, host, _, seconds = rows[0]
-    return f"connection {holder} ({user}@{host}, for {seconds}s)"
+        if program:
+            details.append(str(program))
+    rows: list[tuple[Any, ...]] = []
+    with contextlib.suppress(Exception):
+        rows = session.execute(
+            "SELECT USER, HOST, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID = ?",
+            (holder,),
+        )
+    if rows:
+        user, host, command, seconds = rows[0]
+        state = "idle" if command == "Sleep" else "busy"
+        details.append(f"{user}@{host}, {state} for {seconds}s")
+    return f"connection {holder}" + (f" ({', '.join(details)})" if details else "")
 
 
 def lock_file_path(url: DatabaseURL | str) -> Path | None:

@@ -11,7 +11,9 @@ One test per page (``docs/**/*.md`` and ``README.md``). The conventions a page f
   runs with bash in the same directory and must exit 0, or N when it ends with
   ``# exits N``. ``export`` and ``cd`` carry over to the page's later lines and blocks.
 * ``postgresql[+driver]://user:pass@localhost/<db>`` becomes the URL of a real database on
-  the session's PostgreSQL server, one database per ``<db>`` name and page.
+  the session's PostgreSQL server, one database per ``<db>`` name and page; likewise
+  ``mysql[+driver]://`` and ``mariadb[+driver]://user:pass@localhost/<db>`` on the session's
+  MariaDB server.
 * ``<!-- docs-test: skip -->`` on the line before a fence leaves that block out.
 * ``<!-- docs-test: requires mlflow -->`` on the line before a fence runs that block only
   where the modules it names (comma-separated) can be imported: samples that need a real
@@ -66,6 +68,9 @@ _TITLE = re.compile(r"""\btitle=(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>\S+)
 _EXITS = re.compile(r"#\s*exits\s+(?P<code>\d+)\s*$")
 _PG_URL = re.compile(
     r"postgresql(?P<driver>\+\w+)?://user:pass@localhost(?::\d+)?/(?P<db>[A-Za-z_][\w]*)"
+)
+_MARIADB_URL = re.compile(
+    r"(?P<scheme>(?:mysql|mariadb)(?:\+\w+)?)://user:pass@localhost(?::\d+)?/(?P<db>[A-Za-z_][\w]*)"
 )
 # Variables bash sets on its own; copying them back would only add noise.
 _SHELL_OWN_VARIABLES = frozenset({"_", "PWD", "OLDPWD", "SHLVL"})
@@ -178,6 +183,26 @@ class PostgresURLs:
         return str(
             self._server.url(self._databases[name], driver=f"postgresql{match['driver'] or ''}")
         )
+
+
+class MariaDBURLs:
+    """Maps the placeholder MySQL / MariaDB URLs of one page to real databases."""
+
+    def __init__(self, server_factory: Callable[[], Any]) -> None:
+        self._server_factory = server_factory
+        self._server: Any = None
+        self._databases: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        return _MARIADB_URL.sub(self._replace, text)
+
+    def _replace(self, match: re.Match[str]) -> str:
+        if self._server is None:
+            self._server = self._server_factory()
+        name = match["db"]
+        if name not in self._databases:
+            self._databases[name] = self._server.create_database()
+        return str(self._server.url(self._databases[name], driver=match["scheme"]))
 
 
 class PageRunner:
@@ -389,11 +414,19 @@ def _isolated_page(workdir: Path, runner: PageRunner) -> Iterator[None]:
 
 @pytest.mark.timeout(900)
 def _page_params() -> list[Any]:
-    """One parameter per page; pages that use PostgreSQL carry the ``postgresql`` mark."""
+    """One parameter per page; pages that use PostgreSQL or MariaDB carry the
+    ``postgresql`` or ``mariadb`` mark."""
     params = []
     for page in _pages():
-        uses_postgresql = _PG_URL.search(page.read_text(encoding="utf-8")) is not None
-        marks = [pytest.mark.postgresql] if uses_postgresql else []
+        text = page.read_text(encoding="utf-8")
+        marks = [
+            mark
+            for pattern, mark in (
+                (_PG_URL, pytest.mark.postgresql),
+                (_MARIADB_URL, pytest.mark.mariadb),
+            )
+            if pattern.search(text) is not None
+        ]
         params.append(pytest.param(page, id=_relative(page), marks=marks))
     return params
 
@@ -404,8 +437,9 @@ def test_page_samples_run(page: Path, tmp_path: Path, request: pytest.FixtureReq
     blocks = parse_blocks(page)
     workdir = tmp_path / "work"
     workdir.mkdir()
-    substitute = PostgresURLs(lambda: request.getfixturevalue("postgresql_server"))
-    runner = PageRunner(page, workdir, substitute)
+    postgresql = PostgresURLs(lambda: request.getfixturevalue("postgresql_server"))
+    mariadb = MariaDBURLs(lambda: request.getfixturevalue("mariadb_server"))
+    runner = PageRunner(page, workdir, lambda text: mariadb(postgresql(text)))
     with _isolated_page(workdir, runner):
         for block in blocks:
             runner.run(block)
@@ -627,3 +661,24 @@ def test_postgresql_placeholders_become_real_databases(postgresql_server: Any) -
             names.append(row[0])
     assert names[0] == names[1] != names[2]
     assert substitute("postgresql://user:pass@localhost/mydb") == urls[0]
+
+
+@pytest.mark.mariadb
+def test_mariadb_placeholders_become_real_databases(mariadb_server: Any) -> None:
+    from pydapter_migrations.connections import connect
+
+    substitute = MariaDBURLs(lambda: mariadb_server)
+    urls = substitute(
+        "mysql://user:pass@localhost/shop mysql+aiomysql://user:pass@localhost/shop "
+        "mariadb+pymysql://user:pass@localhost:3306/reports"
+    ).split()
+    assert [url.split("://")[0] for url in urls] == ["mysql", "mysql+aiomysql", "mariadb+pymysql"]
+    names = []
+    for url in urls:
+        with connect(url) as session:
+            names.append(session.scalar("SELECT DATABASE()"))
+    assert names[0] == names[1] != names[2]
+    assert substitute("mysql://user:pass@localhost/shop") == urls[0]
+    assert substitute("postgresql://user:pass@localhost/shop") == (
+        "postgresql://user:pass@localhost/shop"
+    )

@@ -1,8 +1,9 @@
-"""The database lock across processes and threads, on SQLite and PostgreSQL."""
+"""The database lock across processes and threads, on SQLite, PostgreSQL and MariaDB."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,8 @@ import pytest
 
 from pydapter_migrations import MigrationLockError
 from pydapter_migrations.connections import connect
-from pydapter_migrations.locking import database_lock
+from pydapter_migrations.locking import database_lock, mysql_lock_name
+from pydapter_migrations.testing.mariadb import MariaDBServer
 from pydapter_migrations.testing.postgres import PostgresServer
 
 HOLD = """
@@ -31,7 +33,13 @@ def _holder(url: str) -> subprocess.Popen[str]:
     return proc
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgresql),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
 def url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(f"{request.param}_url"))
 
@@ -43,7 +51,15 @@ def test_waiter_times_out_naming_the_holder_then_gets_it_when_the_holder_dies(ur
         with pytest.raises(MigrationLockError) as info, database_lock(url, timeout=0.5):
             pass
         assert 0.45 <= time.monotonic() - started < 5
-        assert f"pid={holder.pid}" in str(info.value)
+        if url.startswith("mysql"):
+            # The holder's connection, account, client address and port (its pid only
+            # where performance_schema keeps connection attributes: not MariaDB's default).
+            assert re.search(
+                r"held by connection \d+ \(pydapter@127\.0\.0\.1:\d+, idle for \d+s\)",
+                str(info.value),
+            ), str(info.value)
+        else:
+            assert f"pid={holder.pid}" in str(info.value)
         assert "pw%" not in str(info.value)  # the test server's password
     finally:
         holder.send_signal(signal.SIGKILL)
@@ -121,6 +137,36 @@ def test_the_lock_is_held_by_its_session_and_taken_on_a_given_one(
     # SQLite's lock is a file: no connection, so no database file is created for it.
     with database_lock("sqlite://", timeout=0) as lock:
         assert lock.session is None
+
+
+@pytest.mark.mariadb
+def test_the_mysql_lock_is_held_by_its_session_and_fenced(
+    mariadb_server: MariaDBServer, mariadb_url: str
+) -> None:
+    name = mysql_lock_name(mariadb_url)
+    assert name.startswith("pydapter_migrations.") and len(name) <= 64
+    with connect(mariadb_url) as session, connect(mariadb_url) as other:
+        with database_lock(mariadb_url, timeout=1, session=session) as lock:
+            # The very session that migrates holds the named lock.
+            assert session.scalar("SELECT IS_USED_LOCK(?)", (name,)) == session.scalar(
+                "SELECT CONNECTION_ID()"
+            )
+            assert lock.holds(session.connection) and lock.alive()
+            lock.fence(session)  # free on the holding session
+            lock.fence(other)  # another session of the run checks the holder
+            # Its session killed (KILL, wait_timeout, a network cut): the lock is gone.
+            other.execute(f"KILL CONNECTION {int(session.scalar('SELECT CONNECTION_ID()'))}")
+            assert not lock.alive()
+            with pytest.raises(MigrationLockError, match="lost the migration lock") as lost:
+                lock.fence(other)
+            assert lost.value.lost
+            with database_lock(mariadb_url, timeout=1):
+                pass  # and another run takes it at once
+        # Another database of the same server has a lock of its own.
+        neighbour = mariadb_server.url(mariadb_server.create_database())
+        assert mysql_lock_name(neighbour) != name
+        with database_lock(mariadb_url, timeout=1), database_lock(neighbour, timeout=0):
+            pass
 
 
 def test_a_symlinked_path_is_the_same_database(tmp_path: os.PathLike[str]) -> None:
