@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import names
-from databases import BACKENDS
+from databases import BACKENDS, DEFAULT_BACKENDS
 from timing import compile_project
 
 
@@ -18,7 +18,9 @@ def parser(description: str, sizes: str, repeat: int) -> argparse.ArgumentParser
     p.add_argument("--sizes", default=sizes, help=f"revision counts (default {sizes})")
     p.add_argument("--repeat", type=int, default=repeat, help=f"repetitions (default {repeat})")
     p.add_argument(
-        "--backends", default=",".join(BACKENDS), help="sqlite,postgresql (default both)"
+        "--backends",
+        default=",".join(DEFAULT_BACKENDS),
+        help=f"some of {','.join(BACKENDS)} (default {','.join(DEFAULT_BACKENDS)})",
     )
     p.add_argument("--json", type=Path, default=None, help="write the results here too")
     p.add_argument(

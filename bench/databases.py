@@ -1,7 +1,7 @@
 """The databases the contenders run on: a fresh one per run, SQLite files in a scratch
-directory (tmpfs by default) or PostgreSQL databases on a throwaway server.
+directory (tmpfs by default), or PostgreSQL or MariaDB databases on a throwaway server.
 
-The bench's own set-up (creating and dropping PostgreSQL databases, counting the tables a
+The bench's own set-up (creating and dropping server databases, counting the tables a
 contender made) connects through ``pydapter_migrations.connections.connect``. The floor
 contender connects with the driver alone (:meth:`Database.connect`): that is what it
 measures.
@@ -18,12 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-BACKENDS = ("sqlite", "postgresql")
+#: Every database the benchmarks can run on; ``--backends`` picks among them.
+BACKENDS = ("sqlite", "postgresql", "mariadb")
+#: What a script runs on when ``--backends`` is not given.
+DEFAULT_BACKENDS = ("sqlite", "postgresql")
 
 
 class Databases:
-    """Fresh databases per run: SQLite files in a scratch dir, or PostgreSQL databases
-    on a throwaway server (created and dropped with an admin connection)."""
+    """Fresh databases per run: SQLite files in a scratch dir, or PostgreSQL or MariaDB
+    databases on a throwaway server (created and dropped with an admin connection)."""
 
     def __init__(self, backend: str, scratch: Path, server: Any = None, prefix: str = "b") -> None:
         self.backend = backend
@@ -33,10 +36,11 @@ class Databases:
         self.prefix = prefix
         self._count = 0
         self._admin: Any = None
-        if backend == "postgresql":
+        if backend != "sqlite":
             from pydapter_migrations.connections import connect
 
-            self._admin = connect(server.url("postgres"), purpose="bench")
+            admin = server.url("postgres" if backend == "postgresql" else "")
+            self._admin = connect(admin, purpose="bench")
 
     def psycopg_kwargs(self, database: str) -> dict[str, Any]:
         return {
@@ -55,15 +59,20 @@ class Databases:
             for leftover in (path, path.with_name(path.name + "-journal")):
                 leftover.unlink(missing_ok=True)
             return Database(self, name, path)
-        self._admin.execute(f'CREATE DATABASE "{name}"')
+        self._admin.execute(f"CREATE DATABASE {self._quoted(name)}")
         return Database(self, name, None)
 
     def drop(self, db: Database) -> None:
         if db.path is not None:
             for leftover in db.path.parent.glob(db.path.name + "*"):
                 leftover.unlink(missing_ok=True)
+        elif self.backend == "mariadb":
+            self._admin.execute(f"DROP DATABASE IF EXISTS {self._quoted(db.name)}")
         else:
             self._admin.execute(f'DROP DATABASE IF EXISTS "{db.name}" WITH (FORCE)')
+
+    def _quoted(self, name: str) -> str:
+        return f"`{name}`" if self.backend == "mariadb" else f'"{name}"'
 
     def close(self) -> None:
         if self._admin is not None:
@@ -87,11 +96,16 @@ class Databases:
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> Databases:
-        server = None
+        server: Any = None
         if spec["server"] is not None:
-            from pydapter_migrations.testing.postgres import PostgresServer
+            if spec["backend"] == "mariadb":
+                from pydapter_migrations.testing.mariadb import MariaDBServer
 
-            server = PostgresServer()  # not started: the other process's server, by address
+                server = MariaDBServer()  # not started: the other process's, by address
+            else:
+                from pydapter_migrations.testing.postgres import PostgresServer
+
+                server = PostgresServer()  # not started: the other process's, by address
             server.port = spec["server"]["port"]
             server.user = spec["server"]["user"]
             server.password = spec["server"]["password"]
@@ -113,28 +127,61 @@ class Database:
 
     @property
     def sqlalchemy_url(self) -> str:
-        """The URL raw Alembic takes (psycopg 3 named explicitly)."""
+        """The URL raw Alembic takes (psycopg 3, PyMySQL named explicitly)."""
         if self.path is not None:
             return f"sqlite:///{self.path}"
-        return str(self.owner.server.url(self.name, driver="postgresql+psycopg"))
+        driver = "mysql+pymysql" if self.owner.backend == "mariadb" else "postgresql+psycopg"
+        return str(self.owner.server.url(self.name, driver=driver))
 
     @property
     def yoyo_url(self) -> str:
+        """The URL raw yoyo takes (its own schemes: ``mysql`` is PyMySQL)."""
         if self.path is not None:
             return f"sqlite:///{self.path}"
-        return str(self.owner.server.url(self.name, driver="postgresql+psycopg"))
+        driver = "mysql" if self.owner.backend == "mariadb" else "postgresql+psycopg"
+        return str(self.owner.server.url(self.name, driver=driver))
 
     def connect(self) -> Any:
         """A plain driver connection in autocommit mode (we issue BEGIN/COMMIT): the
-        floor's, sqlite3 or psycopg with nothing on top."""
+        floor's, sqlite3, psycopg or PyMySQL with nothing on top."""
         if self.path is not None:
             return sqlite3.connect(self.path, isolation_level=None)
+        if self.owner.backend == "mariadb":
+            import pymysql
+
+            server = self.owner.server
+            return _Executing(
+                pymysql.connect(
+                    host="127.0.0.1",
+                    port=server.port,
+                    user=server.user,
+                    password=server.password,
+                    database=self.name,
+                    autocommit=True,
+                )
+            )
         import psycopg
 
         return psycopg.connect(**self.owner.psycopg_kwargs(self.name), autocommit=True)
 
     def drop(self) -> None:
         self.owner.drop(self)
+
+
+class _Executing:
+    """A DB-API connection with ``execute`` on it, as sqlite3's and psycopg's have: the
+    floor's code is the same on every driver."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._cursor = connection.cursor()
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        self._cursor.execute(sql, params)
+        return self._cursor
+
+    def close(self) -> None:
+        self._connection.close()
 
 
 def count_tables(db: Database) -> int:
@@ -146,6 +193,11 @@ def count_tables(db: Database) -> int:
             "SELECT count(*) FROM sqlite_master "
             "WHERE type = 'table' AND name LIKE 't\\_%' ESCAPE '\\'"
         )
+    elif db.owner.backend == "mariadb":
+        sql = (
+            "SELECT count(*) FROM information_schema.tables"
+            " WHERE table_schema = DATABASE() AND table_name LIKE 't\\_%'"
+        )
     else:
         sql = "SELECT count(*) FROM pg_tables WHERE tablename LIKE 't\\_%'"
     with connect(db.url, purpose="bench check") as session:
@@ -154,16 +206,19 @@ def count_tables(db: Database) -> int:
 
 @contextlib.contextmanager
 def databases(backend: str, sqlite_dir: Path | None = None) -> Iterator[Databases]:
-    """Databases of ``backend``; PostgreSQL runs on a throwaway server stopped at exit."""
+    """Databases of ``backend``; PostgreSQL and MariaDB run on a throwaway server (the
+    tests' own) stopped at exit."""
     scratch = Path(tempfile.mkdtemp(prefix="pydm-bench-db-", dir=sqlite_dir))
     try:
         if backend == "sqlite":
             dbs = Databases(backend, scratch)
             yield dbs
             return
+        from pydapter_migrations.testing.mariadb import MariaDBServer
         from pydapter_migrations.testing.postgres import PostgresServer
 
-        with PostgresServer() as server:
+        server_class: Any = MariaDBServer if backend == "mariadb" else PostgresServer
+        with server_class() as server:
             dbs = Databases(backend, scratch, server)
             try:
                 yield dbs
