@@ -265,6 +265,9 @@ class FleetReporter:
                 TimeElapsedColumn(),
                 console=Console(file=self.out, highlight=False),
                 transient=True,
+                # Redrawn on each event, with no thread of its own: a fleet forks its
+                # worker processes only while no other thread runs.
+                auto_refresh=False,
             )
             self._progress.start()
             self._overall = self._progress.add_task(
@@ -304,6 +307,8 @@ class FleetReporter:
                 progress.advance(self._overall)
             if self.operation in _MIGRATING or not event.result.ok:
                 self._line(self._describe(event.result))
+        if progress is not None:
+            progress.refresh()
 
     def _line(self, text: str) -> None:
         if self._progress is not None:

@@ -2,12 +2,14 @@
 
 Workers are processes by default: Alembic's ``command`` functions and ``context`` proxy
 are module-global state, so one process migrates one database at a time. A worker
-process is a fresh interpreter (``python -m pydapter_migrations.fleet._worker``) that
-takes one target at a time over a pipe and answers with its progress and its result; it
-never re-imports the caller's ``__main__`` and exits when its pipe closes, so a fleet
-killed mid-way leaves no worker behind once the targets in flight are done. Threads are
-used where the adapter declares ``thread_safe = True`` (or when asked), and ``parallel=1``
-runs in the calling thread.
+process takes one target at a time over a pipe and answers with its progress and its
+result; it exits when its pipe closes, so a fleet killed mid-way leaves no worker behind
+once the targets in flight are done. By default the fleet runs its first target in the
+calling process and then forks the workers (on POSIX, while no other thread runs), so
+they start with the backend imported; otherwise, and for ``workers="process"``, each is
+a fresh interpreter (``python -m pydapter_migrations.fleet._worker``) that never
+re-imports the caller's ``__main__``. Threads are used where the adapter declares
+``thread_safe = True`` (or when asked), and ``parallel=1`` runs in the calling thread.
 
 Scheduling is the same for all three: each idle worker takes the next target; with
 ``skip_locked`` a target whose lock another runner holds is put last and tried again,
@@ -23,6 +25,7 @@ import os
 import pickle
 import queue
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -200,7 +203,8 @@ def execute(
     else:
         if kind == "process":
             _check_importable(job)
-        _run_pool(schedule, notify, kind, max(1, min(parallel, len(targets))))
+        size = max(1, min(parallel, len(targets) - (workers == "auto")))
+        _run_pool(schedule, notify, kind, size, warm=workers == "auto")
     return schedule.finish(), kind
 
 
@@ -228,30 +232,55 @@ def _work(task: _Task, job: Job, emit: Callable[[str, Any], None]) -> TargetResu
 
 def _run_inline(schedule: _Schedule, notify: Notify) -> None:
     while (task := schedule.next()) is not None:
-        notify("started", task.index)
-
-        def emit(kind: str, payload: Any, index: int = task.index) -> None:
-            notify(kind, index, payload)
-
-        _settle(schedule, task, _work(task, schedule.job, emit), notify)
+        _run_one(schedule, task, notify)
 
 
-def _run_pool(schedule: _Schedule, notify: Notify, kind: str, size: int) -> None:
+def _run_one(schedule: _Schedule, task: _Task, notify: Notify) -> None:
+    """Run ``task`` in this thread."""
+    notify("started", task.index)
+
+    def emit(kind: str, payload: Any) -> None:
+        notify(kind, task.index, payload)
+
+    _settle(schedule, task, _work(task, schedule.job, emit), notify)
+
+
+def _run_pool(schedule: _Schedule, notify: Notify, kind: str, size: int, warm: bool) -> None:
+    """Run the schedule on ``size`` workers of ``kind``. ``warm``: run the first target in
+    this process, then fork the worker processes, which start with its imports."""
+    if warm:
+        task = schedule.next()
+        if task is not None:
+            _run_one(schedule, task, notify)
+        if not schedule.more:
+            return
+    forking = warm and kind == "process" and can_fork()
     outbox: queue.Queue[tuple[Any, ...]] = queue.Queue()
     workers: dict[int, _ThreadWorker | _ProcessWorker] = {}
+    inherited: list[int] = []
     serial = 0
     start_failures = 0
 
-    def spawn() -> None:
+    def spawn(fork: bool = False) -> None:
         nonlocal serial
-        factory = _ProcessWorker if kind == "process" else _ThreadWorker
-        workers[serial] = factory(serial, schedule.job, outbox)
+        worker: _ThreadWorker | _ProcessWorker
+        if kind == "process":
+            process = _ProcessWorker(serial, schedule.job, outbox, fork=fork, inherited=inherited)
+            if not fork:
+                process.listen()
+            worker = process
+        else:
+            worker = _ThreadWorker(serial, schedule.job, outbox)
+        workers[serial] = worker
         serial += 1
 
     aborted = True
     try:
         for _ in range(size):
-            spawn()
+            spawn(fork=forking)
+        for started in workers.values():
+            if isinstance(started, _ProcessWorker):
+                started.listen()
         while True:
             for idle in list(workers.values()):
                 if idle.task is None:
@@ -362,34 +391,67 @@ class _ThreadWorker:
 
 
 class _ProcessWorker:
-    """A worker process (``python -m pydapter_migrations.fleet._worker``) taking one
-    target at a time over a pipe; a thread of ours reads its answers into the outbox."""
+    """A worker process taking one target at a time over a pipe; a thread of ours
+    (:meth:`listen`) reads its answers into the outbox.
 
-    def __init__(self, serial: int, job: Job, outbox: queue.Queue[tuple[Any, ...]]) -> None:
+    Started either as a fresh interpreter (``python -m pydapter_migrations.fleet._worker``)
+    or, with ``fork``, as a fork of this process once it has run a target itself: the
+    worker then starts with the backend already imported (for Alembic, most of a
+    process's start-up). ``inherited`` collects the pipe ends of the workers forked so far,
+    which a forked worker closes: each pipe has one writer, so a worker sees the end of
+    its pipe when this process goes away.
+    """
+
+    def __init__(
+        self,
+        serial: int,
+        job: Job,
+        outbox: queue.Queue[tuple[Any, ...]],
+        *,
+        fork: bool = False,
+        inherited: list[int] | None = None,
+    ) -> None:
         self.serial = serial
         self.outbox = outbox
         self.task: _Task | None = None
         self.finished = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self._code: int | None = None
+        self._reader: threading.Thread | None = None
         task_read, task_write = os.pipe()
         result_read, result_write = os.pipe()
         try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", _WORKER_MODULE, str(task_read), str(result_write)],
-                pass_fds=(task_read, result_write),
-                stdin=subprocess.DEVNULL,
-                # What a migration prints must not mix with the caller's output (--json).
-                stdout=2,
-            )
+            if fork:
+                self.pid = _fork(
+                    job, task_read, result_write, [task_write, result_read, *(inherited or [])]
+                )
+            else:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", _WORKER_MODULE, str(task_read), str(result_write)],
+                    pass_fds=(task_read, result_write),
+                    stdin=subprocess.DEVNULL,
+                    # What a migration prints must not mix with the caller's output (--json).
+                    stdout=2,
+                )
+                self.pid = self.process.pid
         finally:
             os.close(task_read)
             os.close(result_write)
+        if inherited is not None:
+            inherited += [task_write, result_read]
         self._tasks = Connection(task_write, readable=False)
         self._results = Connection(result_read, writable=False)
-        self._send(("init", list(sys.path), job.operation, pickle.dumps(job)))
-        self._reader = threading.Thread(
-            target=self._read, name=f"pydapter-fleet-reader-{serial}", daemon=True
-        )
-        self._reader.start()
+        if not fork:
+            self._send(("init", list(sys.path), job.operation, pickle.dumps(job)))
+
+    def listen(self) -> None:
+        """Start reading the worker's answers (after every fork: no thread may run
+        while this process forks)."""
+        if self._reader is None:
+            self._reader = threading.Thread(
+                target=self._read, name=f"pydapter-fleet-reader-{self.serial}", daemon=True
+            )
+            self._reader.start()
 
     def _send(self, message: Any) -> None:
         # A worker that died is noticed by the reader, which fails its target.
@@ -403,8 +465,17 @@ class _ProcessWorker:
             except Exception:  # closed (the worker died), or a message it could not send
                 break
             self.outbox.put((message[0], self.serial, *message[1:]))
-        code = self.process.wait()
-        self.outbox.put(("died", self.serial, code))
+        self.outbox.put(("died", self.serial, self._wait()))
+
+    def _wait(self) -> int:
+        """The worker's exit status, once it has exited."""
+        if self._code is None:
+            if self.process is not None:
+                self._code = self.process.wait()
+            else:
+                _, status = os.waitpid(self.pid, 0)
+                self._code = os.waitstatus_to_exitcode(status)
+        return self._code
 
     def start(self, task: _Task) -> None:
         self.task = task
@@ -415,15 +486,55 @@ class _ProcessWorker:
         self._send(None)
         with contextlib.suppress(OSError):
             self._tasks.close()
-        if abort and self.process.poll() is None:
+        if abort:
             # The caller is going away (an interrupt, an error): a revision cut short rolls
             # back, and its lock goes with the process.
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=None if not abort else 10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._reader.join(timeout=5)
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGTERM)
+        self.listen()  # its reader reaps it
+        assert self._reader is not None
+        self._reader.join(timeout=10 if abort else None)
+        if self._reader.is_alive():
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+            self._reader.join(timeout=10)
         with contextlib.suppress(OSError):
             self._results.close()
+
+
+def can_fork() -> bool:
+    """Whether this process may fork workers: POSIX, and no other thread running (a
+    thread holding a lock while the process forks would leave it held in the child)."""
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def _fork(job: Job, task_read: int, result_write: int, close: list[int]) -> int:
+    """Fork a worker serving ``job`` on the given pipe ends; its pid."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()  # or the child would write the buffered text again
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        for fd in close:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        # What a migration prints must not mix with the caller's output (--json).
+        os.dup2(2, 1)
+        from ._worker import serve
+
+        tasks = Connection(task_read, writable=False)
+        code = serve(tasks, Connection(result_write, readable=False), job, job.operation)
+    except KeyboardInterrupt:
+        code = 130
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else 1
+    except BaseException:
+        import traceback
+
+        with contextlib.suppress(Exception):
+            traceback.print_exc()
+    finally:
+        os._exit(code)

@@ -36,12 +36,16 @@ def main(argv: list[str]) -> int:
     except (EOFError, OSError):
         return 0
     sys.path[:] = [*path, *(entry for entry in sys.path if entry not in path)]
-    job: Job | None = None
-    problem = ""
     try:
-        job = pickle.loads(job_bytes)
+        job: Job | str = pickle.loads(job_bytes)
     except Exception as error:
-        problem = f"a worker process could not load the fleet's adapter: {describe(error)}"
+        job = f"a worker process could not load the fleet's adapter: {describe(error)}"
+    return serve(tasks, results, job, operation)
+
+
+def serve(tasks: Connection, results: Connection, job: Job | str, operation: str) -> int:
+    """Answer targets from ``tasks`` until its end; ``job`` is the fleet's, or why it could
+    not be loaded (each target then fails with that). Also what a forked worker runs."""
 
     def send(message: Any) -> None:
         try:
@@ -57,8 +61,8 @@ def main(argv: list[str]) -> int:
         if message is None:
             return 0
         _, index, name, url, lock_timeout, skip_locked = message
-        if job is None:
-            send(("done", index, TargetResult(name, str(url), operation, FAILED, error=problem)))
+        if isinstance(job, str):
+            send(("done", index, TargetResult(name, str(url), operation, FAILED, error=job)))
             continue
 
         def emit(kind: str, payload: Any, index: int = index) -> None:
