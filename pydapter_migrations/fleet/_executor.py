@@ -4,9 +4,9 @@ Workers are processes by default: Alembic's ``command`` functions and ``context`
 are module-global state, so one process migrates one database at a time. A worker
 process takes one target at a time over a pipe and answers with its progress and its
 result; it exits when its pipe closes, so a fleet killed mid-way leaves no worker behind
-once the targets in flight are done. By default the fleet runs its first target in the
-calling process and then forks the workers (on POSIX, while no other thread runs), so
-they start with the backend imported; otherwise, and for ``workers="process"``, each is
+once the targets in flight are done. By default the fleet reads the directory's history
+in the calling process and then forks the workers (on POSIX, while no other thread
+runs), so they start with the backend imported; otherwise, and for ``workers="process"``, each is
 a fresh interpreter (``python -m pydapter_migrations.fleet._worker``) that never
 re-imports the caller's ``__main__``. Threads are used where the adapter declares
 ``thread_safe = True`` (or when asked), and ``parallel=1`` runs in the calling thread.
@@ -203,7 +203,7 @@ def execute(
     else:
         if kind == "process":
             _check_importable(job)
-        size = max(1, min(parallel, len(targets) - (workers == "auto")))
+        size = max(1, min(parallel, len(targets)))
         _run_pool(schedule, notify, kind, size, warm=workers == "auto")
     return schedule.finish(), kind
 
@@ -232,29 +232,32 @@ def _work(task: _Task, job: Job, emit: Callable[[str, Any], None]) -> TargetResu
 
 def _run_inline(schedule: _Schedule, notify: Notify) -> None:
     while (task := schedule.next()) is not None:
-        _run_one(schedule, task, notify)
+        notify("started", task.index)
+
+        def emit(kind: str, payload: Any, index: int = task.index) -> None:
+            notify(kind, index, payload)
+
+        _settle(schedule, task, _work(task, schedule.job, emit), notify)
 
 
-def _run_one(schedule: _Schedule, task: _Task, notify: Notify) -> None:
-    """Run ``task`` in this thread."""
-    notify("started", task.index)
+def _warm_up(job: Job) -> None:
+    """Read the migration directory's history here, before forking the workers: the
+    backend and the revisions it loads are then imported once, by this process, rather
+    than by each worker (for Alembic, most of what a process costs). It touches no
+    database; a failure is left for the targets to report."""
+    from ._work import call
 
-    def emit(kind: str, payload: Any) -> None:
-        notify(kind, task.index, payload)
-
-    _settle(schedule, task, _work(task, schedule.job, emit), notify)
+    with contextlib.suppress(Exception):
+        call(job.adapter, "get_migration_history", directory=job.directory)
 
 
 def _run_pool(schedule: _Schedule, notify: Notify, kind: str, size: int, warm: bool) -> None:
-    """Run the schedule on ``size`` workers of ``kind``. ``warm``: run the first target in
-    this process, then fork the worker processes, which start with its imports."""
-    if warm:
-        task = schedule.next()
-        if task is not None:
-            _run_one(schedule, task, notify)
-        if not schedule.more:
-            return
+    """Run the schedule on ``size`` workers of ``kind``. ``warm``: fork the worker
+    processes from this one, once it has read the directory (see :func:`_warm_up`)."""
     forking = warm and kind == "process" and can_fork()
+    if forking:
+        _warm_up(schedule.job)
+        forking = can_fork()  # an async adapter's read leaves its threads behind
     outbox: queue.Queue[tuple[Any, ...]] = queue.Queue()
     workers: dict[int, _ThreadWorker | _ProcessWorker] = {}
     inherited: list[int] = []

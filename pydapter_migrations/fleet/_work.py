@@ -17,7 +17,7 @@ from ..hookspecs import hookimpl
 from ..urls import DatabaseURL
 from .results import FAILED, LOCKED, TargetResult
 
-__all__ = ["OPERATIONS", "Emit", "Job", "run_target"]
+__all__ = ["OPERATIONS", "Emit", "Job", "call", "run_target"]
 
 #: What a fleet runs on each target.
 OPERATIONS = ("upgrade", "downgrade", "current", "status")
@@ -58,7 +58,7 @@ class _Progress:
         self.emit("revision", event.revision)
 
 
-def _call(adapter: type[Any], method: str, *args: Any, **kwargs: Any) -> Any:
+def call(adapter: type[Any], method: str, *args: Any, **kwargs: Any) -> Any:
     """Call one of the adapter's public methods; an async adapter's on a loop of its own."""
     func = getattr(adapter, method)
     if getattr(adapter, "is_async", False):
@@ -127,7 +127,7 @@ def _migrate(
     progress = _Progress(emit)
     if _takes_observers(adapter):
         kwargs["observers"] = [progress]
-    _call(adapter, job.operation, job.revision, **common, **kwargs)
+    call(adapter, job.operation, job.revision, **common, **kwargs)
     done = tuple(progress.revisions)
     if job.operation == "upgrade" and done:
         after: str | None = done[-1]
@@ -150,7 +150,7 @@ def _current(adapter: type[Any], common: dict[str, Any]) -> str | None:
     """The target's revision, or ``None`` when it cannot tell one (several branch heads):
     the run then says what is wrong, if anything is."""
     try:
-        revision: str | None = _call(adapter, "get_current_revision", **common)
+        revision: str | None = call(adapter, "get_current_revision", **common)
     except MigrationError:
         return None
     return revision
@@ -158,7 +158,7 @@ def _current(adapter: type[Any], common: dict[str, Any]) -> str | None:
 
 def _read(job: Job, base: dict[str, Any], common: dict[str, Any], started: float) -> TargetResult:
     adapter = job.adapter
-    current: str | None = _call(adapter, "get_current_revision", **common)
+    current: str | None = call(adapter, "get_current_revision", **common)
     if job.operation == "current":
         return TargetResult(
             **base,
@@ -167,10 +167,10 @@ def _read(job: Job, base: dict[str, Any], common: dict[str, Any], started: float
             to_revision=current,
             seconds=time.perf_counter() - started,
         )
-    entries = _call(adapter, "get_migration_history", **common)
+    entries = call(adapter, "get_migration_history", **common)
     problems: list[dict[str, Any]] = []
     if callable(getattr(adapter, "verify", None)):
-        problems = list(_call(adapter, "verify", **common))
+        problems = list(call(adapter, "verify", **common))
     pending = tuple(str(entry["revision"]) for entry in entries if not entry.get("applied"))
     status = "pending" if pending else "up_to_date"
     error = None
