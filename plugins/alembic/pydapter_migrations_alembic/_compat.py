@@ -187,8 +187,9 @@ def explicit_transactions(engine: Engine, lent: Session | None = None) -> None:
     def driver_autocommit(dbapi_connection: Any, connection_record: Any) -> None:
         if family == "sqlite":
             dbapi_connection.isolation_level = None
-        elif callable(getattr(dbapi_connection, "get_autocommit", None)):
-            dbapi_connection.autocommit(True)  # PyMySQL
+        elif callable(getattr(dbapi_connection, "autocommit", None)):
+            # PyMySQL, and SQLAlchemy's adapters of aiomysql and asyncmy: a method.
+            dbapi_connection.autocommit(True)
         else:
             dbapi_connection.autocommit = True
 
