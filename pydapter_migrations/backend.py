@@ -26,6 +26,7 @@ from .errors import (
     MigrationUpgradeError,
 )
 from .events import MigrationEvent, Operation
+from .ledger import default_table as history_table
 from .revisions import (
     BASE,
     HEAD,
@@ -66,6 +67,7 @@ __all__ = [
     "connect_async",
     "error_type_of",
     "find_transaction_control",
+    "history_table",
     "plan_linear",
     "relative_steps",
     "resolve_linear",

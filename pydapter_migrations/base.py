@@ -19,13 +19,14 @@ import functools
 import os
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar, Generic, TypeVar
 
 from .bridge import run_sync
+from .checksums import checksums_of
 from .connections import DatabaseMissingError, Session, connect
 from .errors import (
     MigrationCreationError,
@@ -35,9 +36,11 @@ from .errors import (
 )
 from .events import Operation
 from .hooks import MigrationHooks
+from .integrity import changed_revisions, dirty_problems, graph_problems, recorded_checksums
+from .ledger import APPLIED, DIRTY, Ledger, LedgerRow
 from .locking import DEFAULT_LOCK_TIMEOUT, check_timeout
-from .revisions import ahead_of_directory, slugify
-from .runner import MigrationPlan, MigrationRun, error_type_of, run_migration
+from .revisions import slugify
+from .runner import MigrationPlan, MigrationRun, RepairTarget, error_type_of, run_migration
 from .urls import DatabaseURL, InvalidURLError
 
 __all__ = [
@@ -62,8 +65,8 @@ _STEP_USERS: Mapping[str, tuple[str, ...]] = {
     "_plan": ("upgrade", "downgrade"),
     "_apply": ("upgrade", "downgrade"),
     "_current": ("get_current_revision",),
-    "_stamp": ("stamp",),
-    "_history": ("get_migration_history", "verify"),
+    "_stamp": ("stamp", "repair"),
+    "_history": ("get_migration_history", "verify", "repair"),
     "_applied": ("verify",),
 }  # fmt: skip
 
@@ -169,7 +172,7 @@ _ORIGINAL_API = (
     "get_migration_history",
 )
 _COMMON = frozenset({"directory", "connection_string"})
-_RUN = _COMMON | {"revision", "lock_timeout", "sql", "registry", "observers"}
+_RUN = _COMMON | {"revision", "lock_timeout", "sql", "registry", "observers", "allow_changed"}
 _STAMP = _COMMON | {"revision", "lock_timeout", "registry", "observers"}
 _KNOWN_KEYWORDS: Mapping[str, frozenset[str]] = {
     "init_migrations": _COMMON | {"models_module"},
@@ -177,9 +180,10 @@ _KNOWN_KEYWORDS: Mapping[str, frozenset[str]] = {
     "upgrade": _RUN,
     "downgrade": _RUN,
     "stamp": _STAMP,
+    "repair": (_STAMP - {"revision"}) | {"applied"},
     "get_current_revision": _COMMON,
     "get_migration_history": _COMMON,
-    "verify": _COMMON,
+    "verify": _COMMON | {"strict"},
 }
 
 
@@ -289,16 +293,18 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
         sql: bool = False,
         registry: Any = None,
         observers: Iterable[object] = (),
+        allow_changed: Iterable[str] = (),
         **options: Any,
     ) -> str | None:
         """Apply revisions up to ``revision``; with ``sql=True`` return the SQL instead.
 
         ``registry`` (default: the process registry) supplies the hook plugins, and
-        ``observers`` are hook implementations that watch this run only.
+        ``observers`` are hook implementations that watch this run only. A revision that
+        changed since it was applied stops the run, unless named in ``allow_changed``.
         """
         return cls._migrate(
             Operation.UPGRADE, revision, directory, connection_string, lock_timeout, sql,
-            registry, observers, options,
+            registry, observers, options, allow_changed,
         )  # fmt: skip
 
     @classmethod
@@ -313,12 +319,13 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
         sql: bool = False,
         registry: Any = None,
         observers: Iterable[object] = (),
+        allow_changed: Iterable[str] = (),
         **options: Any,
     ) -> str | None:
         """Revert revisions down to ``revision``; with ``sql=True`` return the SQL instead."""
         return cls._migrate(
             Operation.DOWNGRADE, revision, directory, connection_string, lock_timeout, sql,
-            registry, observers, options,
+            registry, observers, options, allow_changed,
         )  # fmt: skip
 
     @classmethod
@@ -345,6 +352,45 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
 
     @classmethod
     @_public
+    def repair(
+        cls,
+        applied: bool,
+        *,
+        directory: PathLike,
+        connection_string: ConnectionString,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        registry: Any = None,
+        observers: Iterable[object] = (),
+        **options: Any,
+    ) -> None:
+        """Resolve a revision that started and never finished (a run that died, or failed
+        after the database committed part of it): after checking the schema by hand, say
+        whether it is ``applied``. The database is stamped to match, under the lock, and
+        the history table records the repair."""
+        if not isinstance(applied, bool):
+            raise TypeError("repair() takes applied=True or applied=False")
+        cls._require_steps("repair", "_stamp", "_history")
+
+        def target_of(row: LedgerRow) -> str | None:
+            if row.operation == Operation.UPGRADE:
+                return row.revision if applied else None
+            if row.operation == Operation.DOWNGRADE and not applied:
+                parents = [
+                    entry.get("down_revision")
+                    for entry in cls._history(Path(str(directory)), None)
+                    if entry["revision"] == row.revision
+                ]
+                parent = parents[0] if parents else None
+                return parent if isinstance(parent, str) else "base"
+            return None
+
+        cls._migrate(
+            Operation.STAMP, "head", directory, connection_string, lock_timeout, False,
+            registry, observers, options, (), (target_of, "applied" if applied else "not applied"),
+        )  # fmt: skip
+
+    @classmethod
+    @_public
     def get_current_revision(
         cls, *, directory: PathLike, connection_string: ConnectionString, **options: Any
     ) -> str | None:
@@ -364,40 +410,68 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
         **options: Any,
     ) -> list[dict[str, Any]]:
         """Every revision, oldest first: ``revision``, ``description``, ``down_revision``,
-        ``applied`` (``None`` without a connection string)."""
+        ``applied`` (``None`` without a connection string), ``path``; and where the history
+        table knows, ``applied_at`` (UTC, ISO 8601) and ``applied_by``."""
         with cls._guard(MigrationError, "get_migration_history", connection_string) as url:
             path = cls._initialised_directory(directory, MigrationError)
             if url is None:
                 return cls._history(path, None)
             with _reading(cls._session_url(url)) as session:
-                return cls._history(path, session)
+                history = cls._history(path, session)
+                recorded = recorded_checksums(Ledger().rows(session, APPLIED))
+            for entry in history:
+                row = recorded.get(entry["revision"]) if entry.get("applied") else None
+                if row is not None:
+                    entry["applied_at"] = row.finished_at or row.started_at
+                    entry["applied_by"] = f"{row.os_user}@{row.host}"
+            return history
 
     @classmethod
     @_public
     def verify(
-        cls, *, directory: PathLike, connection_string: ConnectionString, **options: Any
+        cls,
+        *,
+        directory: PathLike,
+        connection_string: ConnectionString,
+        strict: bool = False,
+        **options: Any,
     ) -> list[dict[str, Any]]:
-        """The problems between the directory and the database, empty when all is well.
+        """The problems between the directory, the database and its history table; empty
+        when all is well.
 
-        Each is a dict with ``problem`` (``"missing_file"``: the database records a
-        revision this directory has no file for), ``revision`` and ``message``.
+        Each is a dict with ``problem``, ``revision`` and ``message``: ``changed`` (an
+        applied revision's files differ from when it ran; also ``file``,
+        ``recorded_checksum``, ``current_checksum``), ``missing_file``, ``missing_parent``,
+        ``multiple_heads`` and ``dirty`` (see :mod:`pydapter_migrations.integrity`). With
+        ``strict``, an edit of comments or layout alone is reported too (``reformatted``).
         """
         with cls._guard(MigrationError, "verify", connection_string) as url:
             cls._require_steps("verify", "_applied", "_history", "_is_initialised")
             path = cls._initialised_directory(directory, MigrationError)
             with _reading(cls._session_url(cls._require_url(url, MigrationError))) as session:
                 applied = cls._applied(path, session)
-            known = {entry["revision"] for entry in cls._history(path, None)}
-            return [
-                {
-                    "problem": "missing_file",
-                    "revision": revision,
-                    "message": ahead_of_directory(revision),
-                }
-                for revision in sorted(applied - known)
-            ]
+                rows = Ledger().rows(session, (*APPLIED, *DIRTY))
+            problems = graph_problems(cls._history(path, None), applied)
+            problems += dirty_problems(row for row in rows if row.outcome in DIRTY)
+            recorded = recorded_checksums(rows)
+            files = cls._revision_files(path)
+            candidates = {r: files[r] for r in applied if r in files and r in recorded}
+            current = checksums_of(candidates, cache_key=f"{cls.migration_key}\0{path}")
+            problems += changed_revisions(recorded, current, applied, candidates, cosmetic=strict)
+            return problems
 
     # -- the steps a backend implements ------------------------------------
+
+    @classmethod
+    def _revision_files(cls, directory: Path) -> Mapping[str, Sequence[Path]]:
+        """Revision id -> the files that make it, for the checksums the history table
+        keeps. By default the ``path`` of each ``_history`` entry; override it when that
+        is slow to build, or when a revision has more than one file."""
+        return {
+            str(entry["revision"]): (Path(entry["path"]),)
+            for entry in cls._history(directory, None)
+            if entry.get("path")
+        }
 
     @classmethod
     def _session_url(cls, url: DatabaseURL) -> DatabaseURL:
@@ -556,6 +630,8 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
         registry: Any,
         observers: Iterable[object],
         options: dict[str, Any],
+        allow_changed: Iterable[str] = (),
+        repair: tuple[RepairTarget, str] | None = None,
     ) -> str | None:
         error_type = error_type_of(operation)
         with cls._guard(error_type, str(operation), connection_string) as maybe_url:
@@ -577,6 +653,7 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
                 )
             timeout = check_timeout(lock_timeout)
             hooks = _hooks(registry, observers)
+            accepted = _revision_ids(allow_changed, "allow_changed")
         run_migration(
             adapter=cls.migration_key,
             operation=operation,
@@ -591,6 +668,9 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
             apply=_stamp_apply(cls) if operation == Operation.STAMP else cls._apply,
             applied=lambda run: cls._applied(run.directory, run.session),
             misdirected_hint=cls.misdirected_hint,
+            revision_files=lambda: cls._revision_files(path),
+            allow_changed=accepted,
+            repair=repair,
         )
         return None
 
@@ -604,6 +684,13 @@ def _stamp_apply(cls: type[SyncMigrationAdapter[Any]]) -> Any:
         cls._stamp(run)
 
     return apply
+
+
+def _revision_ids(value: Iterable[str], name: str) -> frozenset[str]:
+    items = [value] if isinstance(value, str) else list(value)
+    if not all(isinstance(item, str) for item in items):
+        raise TypeError(f"{name} takes revision ids (strings)")
+    return frozenset(item.strip() for item in items)
 
 
 def _inherited(cls: type, method: str) -> bool:
@@ -775,6 +862,25 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
         await run_sync(
             cls._twin.stamp,
             revision,
+            directory=directory,
+            connection_string=connection_string,
+            **options,
+        )
+
+    @classmethod
+    @_public_async
+    async def repair(
+        cls,
+        applied: bool,
+        *,
+        directory: PathLike,
+        connection_string: ConnectionString,
+        **options: Any,
+    ) -> None:
+        """Async :meth:`SyncMigrationAdapter.repair`."""
+        await run_sync(
+            cls._twin.repair,
+            applied,
             directory=directory,
             connection_string=connection_string,
             **options,

@@ -13,19 +13,26 @@ the documented error. The backend sees a :class:`MigrationRun`: where to migrate
   rollback: says so when the revision had ended its transaction (a rollback cannot undo
   what it committed);
 * ``run.revision_done(revision)`` once the commit returned: fires ``after_revision``.
+
+Optionally, ``run.revision_started(revision, session)`` first thing inside the revision's
+transaction (or before its first statement, for a revision that runs outside one): the
+history table then tells a revision that died half-way (see :mod:`~pydapter_migrations.ledger`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from .checksums import Checksum, checksum_files, checksums_of
 from .connections import Session, connect
 from .errors import (
     MigrationDowngradeError,
@@ -37,6 +44,8 @@ from .errors import (
 )
 from .events import MigrationEvent, Operation
 from .hooks import HookFailedError, MigrationHooks
+from .integrity import changed_revisions, dirty_message, recorded_checksums
+from .ledger import DIRTY, Ledger, LedgerRow, RunRecorder
 from .locking import MigrationLock, database_lock
 
 if TYPE_CHECKING:
@@ -103,6 +112,8 @@ class MigrationRun:
     #: Revisions whose work has run (``before_commit``), committed or not yet.
     ran: list[str] = field(default_factory=list)
     pending: tuple[str, ...] = ()
+    #: The history table's rows of this run (``None`` while the run has not opened it).
+    recorder: RunRecorder | None = None
     _last_mark: float = 0.0
     _identity: Any = None
 
@@ -121,6 +132,19 @@ class MigrationRun:
 
     # -- what the backend calls ----------------------------------------------
 
+    def revision_started(self, revision: str, session: Session | None = None) -> None:
+        """First thing inside ``revision``'s transaction, on the connection that runs it
+        (or before its first statement when it runs outside a transaction): writes its
+        ``started`` row, which commits only if part of the revision does."""
+        if self.recorder is not None:
+            self.recorder.started(session or self.session, revision)
+
+    def no_revision_ran(self, session: Session | None = None) -> None:
+        """Before the commit of a transaction begun with :meth:`revision_started` in which
+        no revision ran after all: its started row goes with it."""
+        if self.recorder is not None:
+            self.recorder.discard(session or self.session)
+
     def before_commit(self, revision: str, session: Session | None = None) -> None:
         """Inside ``revision``'s transaction, once its own work has run and before its
         bookkeeping and commit, on the connection that ran it (``session``; the run's own
@@ -131,11 +155,18 @@ class MigrationRun:
         """
         session = session or self.session
         if not session.in_transaction():
-            raise _ended(revision, sys.exc_info()[1])
+            if not _commits_ddl(session):
+                raise _ended(revision, sys.exc_info()[1])
+            # MySQL committed the revision's transaction at its first DDL statement (its
+            # started row with it): its outcome and the backend's bookkeeping still
+            # commit together, in a transaction of their own.
+            session.execute("BEGIN")
         if not self.lock.holds(session.connection):
             self._check_same_database(session)
         self.lock.fence(session)
         self.ran.append(revision)
+        if self.recorder is not None:
+            self.recorder.finished(session, revision, _OUTCOMES[self.operation])
 
     def _check_same_database(self, session: Session) -> None:
         """A connection of the backend's own must be on the run's database: an environment
@@ -155,13 +186,23 @@ class MigrationRun:
         :class:`RevisionEndedTransactionError` (from the failure) when the revision had
         ended that transaction itself, so the rollback cannot undo all of it."""
         session = session or self.session
-        if not session.in_transaction():
+        if not session.in_transaction() and not _commits_ddl(session):
             raise _ended(revision, sys.exc_info()[1])
 
-    def ended_transaction(self, revision: str) -> RevisionEndedTransactionError:
+    def ended_transaction(self, revision: str) -> Exception:
         """The error to raise when the backend found out itself that ``revision`` ended
-        its transaction (the failure it then had, if any, is the current exception)."""
-        return _ended(revision, sys.exc_info()[1])
+        its transaction (the failure it then had, if any, is the current exception). On
+        MySQL, where DDL ends it, that failure itself: the history table keeps the
+        revision's started row, which says part of it may be committed."""
+        failure = sys.exc_info()[1]
+        if _commits_ddl(self.session) and isinstance(failure, Exception):
+            return failure
+        return _ended(revision, failure)
+
+    def transaction_ended_by_ddl(self, session: Session | None = None) -> bool:
+        """Whether a revision's transaction ending is what the database does with DDL
+        (MySQL, MariaDB), not something to stop for."""
+        return _commits_ddl(session or self.session)
 
     def revision_done(self, revision: str, elapsed: float | None = None) -> None:
         """``revision`` committed: fire ``after_revision``. ``elapsed`` is the seconds its
@@ -184,6 +225,8 @@ class MigrationRun:
     def begin(self, plan: MigrationPlan[Any]) -> None:
         self.pending = tuple(plan.revisions)
         self._last_mark = time.perf_counter()
+        if self.recorder is not None:
+            self.recorder.mark()
         self.hooks.before_migrate(self.event)
 
     @property
@@ -201,9 +244,25 @@ class MigrationRun:
         )
 
 
+def _commits_ddl(session: Session) -> bool:
+    return session.family == "mysql"
+
+
+_OUTCOMES = {
+    Operation.UPGRADE: "applied",
+    Operation.DOWNGRADE: "reverted",
+    Operation.STAMP: "stamped",
+}
+
 Plan = Callable[[MigrationRun], MigrationPlan[Any]]
 Apply = Callable[[MigrationRun, MigrationPlan[Any]], None]
 Applied = Callable[[MigrationRun], frozenset[str]]
+
+
+RevisionFiles = Callable[[], Mapping[str, Sequence[Path]]]
+#: For a repair: the revision to stamp so the database records what the user says is
+#: true of a dirty row's revision (``None``: it already does).
+RepairTarget = Callable[[LedgerRow], str | None]
 
 
 def run_migration(
@@ -221,9 +280,16 @@ def run_migration(
     apply: Apply,
     applied: Applied,
     misdirected_hint: str = "",
+    revision_files: RevisionFiles | None = None,
+    allow_changed: Collection[str] = (),
+    repair: tuple[RepairTarget, str] | None = None,
 ) -> None:
-    """Run ``operation`` to ``target``: lock, plan, apply, check what the database now
-    records, hooks, errors."""
+    """Run ``operation`` to ``target``: lock, history table, plan, check that no applied
+    revision changed, apply, check what the database now records, hooks, errors.
+
+    With ``repair`` (how to find the stamp target, and what the user says), the run
+    resolves the dirty revision instead of refusing to start because of it.
+    """
     error_type = error_type_of(operation)
     with (
         wrap_errors(error_type, adapter=adapter, action=str(operation), secrets=url.secrets()),
@@ -233,20 +299,164 @@ def run_migration(
             run = MigrationRun(
                 adapter, operation, directory, url, target, hooks, lock, options, misdirected_hint
             )
+            files = functools.cache(revision_files or dict)
+            recorder = RunRecorder(
+                Ledger(),
+                backend=adapter,
+                operation=str(operation),
+                checksum_of=lambda revision: _checksum(files(), revision),
+            )
             try:
-                migration_plan = plan(run)
-                run.begin(migration_plan)
-                apply(run, migration_plan)
-                if run.done or run.operation == Operation.STAMP:
-                    _check_reported(run, applied(run), misdirected_hint)
+                rows = recorder.open(run.session)
+                run.recorder = recorder
+                dirty = [row for row in rows if row.outcome in DIRTY]
+                if repair is not None:
+                    _repair(run, dirty, repair, plan, apply, applied)
+                else:
+                    if dirty:
+                        raise run.error(dirty_message(dirty[-1]), revision=dirty[-1].revision)
+                    migration_plan = plan(run)
+                    if operation == Operation.UPGRADE and rows:
+                        _refuse_changed(run, rows, applied(run), files, allow_changed)
+                    if migration_plan.revisions:
+                        recorder.ensure(run.session, lambda: applied(run))
+                    run.begin(migration_plan)
+                    apply(run, migration_plan)
+                    if run.done or run.operation == Operation.STAMP:
+                        recorded = applied(run)
+                        _check_reported(run, recorded, misdirected_hint)
+                        if run.operation == Operation.STAMP:
+                            _record_stamp(run, recorder, rows, recorded)
             except Exception as exc:
                 # Judged while the lock is held: was it lost under the run?
                 error = _run_error(exc, run, error_type)
+                _record_failure(run, error)
                 run.fail(error)
                 if error is exc:
                     raise
                 raise error from exc
         run.finish()
+
+
+def _checksum(files: Mapping[str, Sequence[Path]], revision: str) -> Checksum | None:
+    paths = files.get(revision)
+    if not paths:
+        return None
+    try:
+        return checksum_files(paths)
+    except OSError:
+        return None
+
+
+def _refuse_changed(
+    run: MigrationRun,
+    rows: Sequence[LedgerRow],
+    applied: frozenset[str],
+    files: RevisionFiles,
+    allow_changed: Collection[str],
+) -> None:
+    """Refuse to run while an applied revision's files differ from when it ran, unless the
+    caller accepts that revision's change (recorded as ``accepted``, by whom)."""
+    recorded = recorded_checksums(rows)
+    known = files()
+    candidates = {
+        revision: known[revision]
+        for revision in applied
+        if revision in known and revision in recorded and recorded[revision].checksum
+    }
+    if not candidates:
+        return
+    current = checksums_of(candidates, cache_key=f"{run.adapter}\0{run.directory}")
+    problems = changed_revisions(recorded, current, applied, candidates)
+    refused = [p for p in problems if p["revision"] not in allow_changed]
+    if refused:
+        names = " ".join(f"--allow-changed {p['revision']}" for p in refused)
+        raise run.error(
+            "; ".join(p["message"] for p in refused)
+            + ". Changing a revision that already ran leaves databases migrated before the "
+            "change different from those migrated after it: put the change in a new "
+            f"revision. If the edit is intended, accept it with {names} "
+            "(allow_changed=[...]); comment and layout edits never need that",
+            revision=refused[0]["revision"],
+        )
+    assert run.recorder is not None
+    for problem in problems:
+        run.recorder.record(
+            run.session,
+            problem["revision"],
+            "accepted",
+            note=f"changed file accepted (was {problem['recorded_checksum']})",
+        )
+
+
+def _record_stamp(
+    run: MigrationRun,
+    recorder: RunRecorder,
+    rows: Sequence[LedgerRow],
+    recorded: frozenset[str],
+) -> None:
+    """After a stamp: rows for the revisions it recorded or unrecorded besides its target,
+    so the history table's idea of what is applied stays the database's."""
+    before = set(recorded_checksums(rows)) | set(recorder.adopted)
+    target = run.done[-1] if run.done else None
+    for revision in sorted(recorded - before - {target}):
+        recorder.record(run.session, revision, "stamped", note=f"recorded by a stamp to {target}")
+    for revision in sorted(before - recorded):
+        note = f"left unrecorded by a stamp to {target or 'base'}"
+        recorder.record(run.session, revision, "unstamped", note=note)
+
+
+def _repair(
+    run: MigrationRun,
+    dirty: Sequence[LedgerRow],
+    repair: tuple[RepairTarget, str],
+    plan: Plan,
+    apply: Apply,
+    applied: Applied,
+) -> None:
+    """Record a dirty revision as the user says (applied or not applied), stamping the
+    database where its bookkeeping says otherwise, and mark its row repaired."""
+    target_of, said = repair
+    if not dirty:
+        raise run.error("nothing to repair: every revision that started also finished")
+    row = dirty[-1]
+    target = target_of(row)
+    if target is not None:
+        run.target = target
+        migration_plan = plan(run)
+        assert run.recorder is not None
+        run.recorder.ensure(run.session, lambda: applied(run))
+        run.begin(migration_plan)
+        apply(run, migration_plan)
+        _check_reported(run, applied(run), run.misdirected_hint)
+    assert run.recorder is not None
+    for each in dirty:
+        run.recorder.ledger.resolve(run.session, each, f"repaired: marked {said}")
+
+
+def _record_failure(run: MigrationRun, error: MigrationError) -> None:
+    """The failed revision's row, on the lock's session once its transaction is over (a
+    dead session or one still in a transaction records nothing: the next run sees the
+    ``started`` row, if it committed)."""
+    revision, recorder = run.failed_revision, run.recorder
+    if revision is None or recorder is None or isinstance(error, MigrationLockError):
+        return
+    with contextlib.suppress(Exception):
+        if run.lock.alive() and not run.session.in_transaction():
+            recorder.failed(run.session, revision, str(error), partial=_ended_itself(error))
+
+
+def _ended_itself(error: BaseException) -> bool:
+    """Whether the run saw the failed revision end its own transaction (so part of it
+    committed)."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, RevisionEndedTransactionError):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 @contextmanager

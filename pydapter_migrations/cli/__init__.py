@@ -6,7 +6,8 @@ traceback. Heavy imports (backends, rich) happen only in the commands that need 
 
 ``options`` holds the global options and settings, ``failures`` the error handling,
 ``output`` what is drawn; the commands live in ``backends``, ``authoring`` (init, new),
-``migrate`` (upgrade, downgrade, stamp) and ``inspection`` (current, history, status, verify);
+``migrate`` (upgrade, downgrade, stamp, repair) and ``inspection`` (current, history,
+status, verify);
 ``fleet`` runs upgrade, downgrade, current and status over many databases.
 """
 
@@ -19,7 +20,7 @@ from .backends import backends
 from .failures import Group
 from .fleet import with_fleet
 from .inspection import current, history, status, verify
-from .migrate import downgrade, stamp, upgrade
+from .migrate import downgrade, repair, stamp, upgrade
 from .options import PROG_NAME, current_state, global_options
 
 __all__ = ["cli", "main"]
@@ -38,7 +39,9 @@ def cli() -> None:
     current_state()
 
 
-for _command in (backends, init, new, upgrade, downgrade, stamp, current, history, status, verify):
+for _command in (
+    backends, init, new, upgrade, downgrade, stamp, repair, current, history, status, verify
+):
     cli.add_command(_command)
 # --targets FILE / -e 'GLOB', --parallel, --shard, --skip-locked: many databases at once.
 for _command, _operation in (

@@ -18,7 +18,7 @@ from .options import (
     sql_option,
 )
 
-__all__ = ["downgrade", "stamp", "upgrade"]
+__all__ = ["downgrade", "repair", "stamp", "upgrade"]
 
 _MIGRATE_SETTINGS = {"ignore_unknown_options": True}  # so that `downgrade -1` parses
 
@@ -113,3 +113,29 @@ def stamp(revision: str, lock_timeout: float | None) -> None:
     """Record the database as being at REVISION (head, base, an id) without running
     anything: how to adopt a database built by other means."""
     _migrate("stamp", revision, False, lock_timeout)
+
+
+@click.command()
+@click.option(
+    "--applied/--not-applied",
+    "applied",
+    default=None,
+    help="What is true of the revision that did not finish, once you checked the schema.",
+)
+@lock_timeout_option
+@global_options
+def repair(applied: bool | None, lock_timeout: float | None) -> None:
+    """Resolve a revision that started and never finished (a run that died, or failed
+    after the database committed part of it), as Flyway's repair and golang-migrate's
+    force do: check the schema by hand, then say whether the revision is applied."""
+    if applied is None:
+        raise click.UsageError("say what is true: --applied or --not-applied")
+    state = current_state()
+    settings = state.settings()
+    url = require_url(settings, "repair")
+    adapter = adapter_for(settings)
+    kwargs: dict[str, Any] = {"directory": settings.directory, "connection_string": url}
+    if lock_timeout is not None:
+        kwargs["lock_timeout"] = lock_timeout
+    call(adapter, "repair", applied, **kwargs)
+    click.echo(f"repaired: the revision is recorded as {'applied' if applied else 'not applied'}")

@@ -59,6 +59,7 @@ from ._environment import (
     create_engine,
     recorded_models,
     session_of,
+    without_history_table,
 )
 from ._facts import Facts, known, remember
 from ._graph import RevisionGraph
@@ -236,6 +237,7 @@ def _observed_context(
         callbacks = options.get("on_version_apply") or []
         callbacks = [callbacks] if callable(callbacks) else list(callbacks)
         options["on_version_apply"] = [*callbacks, observer.on_version_apply]
+        options["include_name"] = without_history_table(options.get("include_name"))
         configure(connection=connection, **options)
 
     setattr(context, "configure", observed_configure)  # noqa: B010 - mypy forbids method assignment

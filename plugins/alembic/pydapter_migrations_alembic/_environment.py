@@ -25,6 +25,7 @@ from pydapter_migrations.backend import (
     Session,
     connect,
     connect_async,
+    history_table,
     run_async,
 )
 
@@ -54,15 +55,32 @@ class Reporter:
     #: Seconds each pending revision took, where known (an own env.py's steps).
     durations: list[float] = field(default_factory=list)
     connection: Connection | None = None
+    #: A started row was written in the current transaction, for no revision yet.
+    unfinished: bool = False
 
     def applied(self, revision: str) -> None:
         """``revision``'s work has run, inside its transaction (Alembic writes its version
         row next)."""
         self.pending.append(revision)
+        self.unfinished = False
         if self.connection is not None:
             session = session_of(self.connection)
             bookkeeping_transaction(session)
             self.run.before_commit(revision, session)
+
+    def started(self, connection: Connection) -> None:
+        """The next revision's transaction has begun (before any of its statements)."""
+        revision = self.run.failed_revision  # the planned revision not yet run
+        if revision is not None:
+            self.run.revision_started(revision, session_of(connection))
+            self.unfinished = True
+
+    def ending(self, connection: Connection) -> None:
+        """The transaction ends without an error: a step that ran no revision (Alembic
+        moving a branch's version row) leaves no started row behind."""
+        if self.unfinished:
+            self.run.no_revision_ran(session_of(connection))
+            self.unfinished = False
 
     def failed(self, connection: Connection) -> None:
         """The running revision raised, inside its transaction (before the rollback)."""
@@ -155,8 +173,22 @@ def _url_from_environment() -> DatabaseURL:
     return DatabaseURL.parse(text)
 
 
+def without_history_table(include_name: Any = None) -> Any:
+    """An ``include_name`` hook for autogenerate that never sees the core's history table
+    (it is no model's), then asks ``include_name`` (a project's own) about the rest."""
+    table = history_table().rpartition(".")[2]
+
+    def include(name: str | None, type_: str, parent_names: Any) -> bool:
+        if type_ == "table" and name == table:
+            return False
+        return True if include_name is None else bool(include_name(name, type_, parent_names))
+
+    return include
+
+
 def _configure(context: Any, url: DatabaseURL, target_metadata: Any, **kwargs: Any) -> None:
     sqlite = url.backend == "sqlite"
+    kwargs["include_name"] = without_history_table(kwargs.get("include_name"))
     if url.schema is not None:
         # A tenant's schema (its URL's search_path) holds its version table too.
         kwargs.setdefault("version_table_schema", url.schema)
@@ -194,10 +226,12 @@ def _report_commits(migration_context: Any, connection: Connection, reporter: Re
     def per_revision(begin: Callable[[], Any]) -> Iterator[Any]:
         with begin() as transaction:
             try:
+                reporter.started(connection)
                 yield transaction
             except BaseException:
                 reporter.failed(connection)
                 raise
+            reporter.ending(connection)
         if not connection.in_transaction():
             reporter.committed()
 

@@ -6,6 +6,7 @@ This module imports neither Alembic nor SQLAlchemy; the steps import the private
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -177,6 +178,19 @@ class AlembicAdapter(SyncMigrationAdapter[Any]):
         from ._engine import applied
 
         return applied(project, _facts(project, session), session)
+
+    @classmethod
+    def _revision_files(cls, directory: Path) -> Mapping[str, Sequence[Path]]:
+        from ._quick import cached_graph
+
+        project = _project(directory)
+        facts = _facts(project, None)
+        graph = cached_graph(project, facts)
+        if graph is None:
+            from ._engine import graph_of
+
+            graph = graph_of(project, facts)
+        return {r: (Path(info.path),) for r, info in graph.revisions.items() if info.path}
 
     @classmethod
     def _history(cls, directory: Path, session: Session | None) -> list[dict[str, Any]]:

@@ -182,6 +182,7 @@ def test_documented_flow(tmp_path: Path, url: str, db: KitDatabase, models: Any)
 
     history = AlembicAdapter.get_migration_history(directory=str(directory), connection_string=url)
     paths = [Path(entry.pop("path")) for entry in history]
+    assert all(entry.pop("applied_at") and entry.pop("applied_by") for entry in history)
     assert [p.parent for p in paths] == [directory / "versions"] * 2
     assert history == [
         {
@@ -354,8 +355,9 @@ def test_two_databases_with_two_directories(
         )
     main_db = KitDatabase(DatabaseURL.parse(main_url))
     analytics_db = KitDatabase(DatabaseURL.parse(analytics_url))
-    assert main_db.tables() == {"alembic_version", "users"}
-    assert analytics_db.tables() == {"alembic_version", "events"}
+    history = "pydapter_migrations_history"
+    assert main_db.tables() == {"alembic_version", "users", history}
+    assert analytics_db.tables() == {"alembic_version", "events", history}
 
 
 def _async_url(url: str) -> str:

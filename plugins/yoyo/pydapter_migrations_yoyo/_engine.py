@@ -338,6 +338,9 @@ def run(backend: DatabaseBackend, steps: Sequence[Step], migration_run: Migratio
             # it); a revision of DML alone still rolls back whole. Its bookkeeping commits
             # as one either way (see _bookkeeping_transaction).
             with backend.transaction():
+                # Its started row commits with the first DDL statement, if any: it then
+                # says the revision may be half-applied until it finishes.
+                migration_run.revision_started(migration.id)
                 try:
                     _process(migration, backend, step.direction)
                 except Exception:
@@ -348,6 +351,7 @@ def run(backend: DatabaseBackend, steps: Sequence[Step], migration_run: Migratio
                 record(migration, step.direction)
         elif migration.use_transactions:
             with backend.transaction():
+                migration_run.revision_started(migration.id)
                 # yoyo's Python steps get the connection and may end the transaction; the
                 # driver cannot always tell (SQLite opens a new one at yoyo's next
                 # savepoint), but this savepoint is gone once it has ended.
@@ -365,7 +369,9 @@ def run(backend: DatabaseBackend, steps: Sequence[Step], migration_run: Migratio
                 record(migration, step.direction)
         else:
             # "-- transactional: false" (e.g. CREATE INDEX CONCURRENTLY) cannot share a
-            # transaction with anything; only its record is transactional.
+            # transaction with anything; only its record is transactional, and its
+            # started row commits before it runs.
+            migration_run.revision_started(migration.id)
             _process(migration, backend, step.direction)
             with backend.transaction():
                 migration_run.before_commit(migration.id)

@@ -184,6 +184,20 @@ def revision_ids(folder: Folder) -> set[str]:
     return {revision for source in folder.sources for revision, _ in _revision_files(source)}
 
 
+def revision_files(folder: Folder) -> dict[str, tuple[Path, ...]]:
+    """Revision id -> its files (upgrade, then rollback where there is one), from one
+    listing per source: what the history table's checksums cover."""
+    found: dict[str, tuple[Path, ...]] = {}
+    for source in folder.sources:
+        with os.scandir(source) as entries:
+            names = {entry.name for entry in entries}
+        for revision, name in _revision_files(source):
+            rollback = f"{revision}{ROLLBACK_SUFFIX}"
+            extra = (source / rollback,) if name.endswith(".sql") and rollback in names else ()
+            found[revision] = (source / name, *extra)
+    return found
+
+
 def has_post_apply_hooks(folder: Folder) -> bool:
     """Whether a ``post-apply`` hook sits among the revisions (yoyo runs it after each
     upgrade that applied something)."""

@@ -8,6 +8,7 @@ this class's capabilities stays cheap.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -181,6 +182,10 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
 
         backend = _engine.on_session(session, _folder(directory).migration_table)
         return frozenset(_engine.applied_ids(backend))
+
+    @classmethod
+    def _revision_files(cls, directory: Path) -> Mapping[str, Sequence[Path]]:
+        return _files.revision_files(_folder(directory))
 
     @classmethod
     def _history(cls, directory: Path, session: Session | None) -> list[dict[str, Any]]:

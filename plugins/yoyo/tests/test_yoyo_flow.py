@@ -84,6 +84,8 @@ def test_raw_sql_flow(tmp_path: Path, url: str) -> None:
     assert query(url, "SELECT id, name, email FROM users") == [(1, "ada", None)]
     history = YoyoAdapter.get_migration_history(**kw)
     assert [h.pop("path") for h in history] == [str(versions / f"{r}.sql") for r in (r1, r2, r3)]
+    # Where and when each ran, from the history table.
+    assert all(h.pop("applied_at").startswith("20") and "@" in h.pop("applied_by") for h in history)
     assert history == [
         {"revision": r1, "description": "create users", "down_revision": None, "applied": True},
         {"revision": r2, "description": "add email", "down_revision": r1, "applied": True},
@@ -106,8 +108,14 @@ def test_raw_sql_flow(tmp_path: Path, url: str) -> None:
 
     YoyoAdapter.downgrade("base", **kw)
     assert YoyoAdapter.get_current_revision(**kw) is None
-    # Only yoyo's bookkeeping remains; no yoyo_lock table and no scratch tables either.
-    assert tables(url) == {"_yoyo_migration", "_yoyo_log", "_yoyo_version"}
+    # Only bookkeeping remains (yoyo's, and the core's history); no yoyo_lock table and no
+    # scratch tables either.
+    assert tables(url) == {
+        "_yoyo_migration",
+        "_yoyo_log",
+        "_yoyo_version",
+        "pydapter_migrations_history",
+    }
     operations = query(url, f"SELECT operation FROM {_quoted(url, '_yoyo_log')}")
     assert sorted(row[0] for row in operations) == ["apply"] * 5 + ["rollback"] * 5
 

@@ -248,10 +248,9 @@ class SuiteBase:
         return result.stdout + result.stderr
 
     def repair(self, directory: Path, url: str, *, applied: bool) -> None:
-        """Record the revision that started and never finished as applied or not, as a user
-        does: ``pydapter-migrate repair --applied`` / ``--not-applied`` (issue 15, point 3)."""
-        result = self.cli(directory, url, "repair", "--applied" if applied else "--not-applied")
-        assert result.returncode == 0, result.stderr
+        """Record the revision that started and never finished as applied or not (what
+        ``pydapter-migrate repair --applied`` / ``--not-applied`` does)."""
+        self.call("repair", applied, directory=str(directory), connection_string=url)
 
     def worker(
         self, method: str, *args: Any, hold: Path | None = None, **kwargs: Any

@@ -1,0 +1,129 @@
+"""What ``verify`` finds between a migration directory, its database and the history table.
+
+Each problem is a dict: ``problem`` (its kind), ``revision``, ``message``, and for a changed
+revision ``file``, ``recorded_checksum`` and ``current_checksum``. Kinds:
+
+* ``changed``: an applied revision's files differ from when it ran (comments and layout
+  aside; with ``cosmetic=True`` an edit of those alone is reported too, as ``reformatted``);
+* ``missing_file``: the database records a revision the directory has no file for;
+* ``missing_parent``: a revision follows one the directory does not have;
+* ``multiple_heads``: the revisions end in several heads where one is expected;
+* ``dirty``: a revision started and never finished (see :mod:`~pydapter_migrations.ledger`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .checksums import Checksum
+from .ledger import APPLIED, LedgerRow
+from .revisions import ahead_of_directory
+
+__all__ = ["changed_revisions", "dirty_problems", "graph_problems", "recorded_checksums"]
+
+Problem = dict[str, Any]
+
+
+def recorded_checksums(rows: Iterable[LedgerRow]) -> dict[str, LedgerRow]:
+    """Revision -> the row of its latest apply (or stamp, adoption, acceptance)."""
+    latest: dict[str, LedgerRow] = {}
+    for row in rows:
+        if row.outcome in APPLIED:
+            latest[row.revision] = row
+    return latest
+
+
+def changed_revisions(
+    recorded: Mapping[str, LedgerRow],
+    current: Mapping[str, Checksum],
+    applied: Collection[str],
+    files: Mapping[str, Sequence[Path]],
+    *,
+    cosmetic: bool = False,
+) -> list[Problem]:
+    """Applied revisions whose files changed since the checksum their row recorded."""
+    problems = []
+    for revision in sorted(applied):
+        row, now = recorded.get(revision), current.get(revision)
+        if row is None or row.checksum is None or now is None or row.checksum == now.exact:
+            continue
+        real = row.content_checksum != now.content
+        if not real and not cosmetic:
+            continue
+        where = ", ".join(str(path) for path in files.get(revision, ()))
+        when = f"when it was {row.outcome} ({row.finished_at or row.started_at})"
+        problems.append(
+            {
+                "problem": "changed" if real else "reformatted",
+                "revision": revision,
+                "file": where,
+                "recorded_checksum": row.checksum,
+                "current_checksum": now.exact,
+                "message": (
+                    f"revision {revision} changed since it was applied: {where} has "
+                    f"checksum {now.exact[:12]}, not {row.checksum[:12]} as {when}"
+                    if real
+                    else f"revision {revision}: only comments or layout changed in {where} "
+                    f"since it was applied (checksum {now.exact[:12]}, was {row.checksum[:12]})"
+                ),
+            }
+        )
+    return problems
+
+
+def graph_problems(history: Sequence[Mapping[str, Any]], applied: Collection[str]) -> list[Problem]:
+    """Applied revisions without a file, revisions whose parent is missing, several heads."""
+    known = {str(entry["revision"]) for entry in history}
+    problems: list[Problem] = [
+        {"problem": "missing_file", "revision": revision, "message": ahead_of_directory(revision)}
+        for revision in sorted(set(applied) - known)
+    ]
+    parents: set[str] = set()
+    for entry in history:
+        down = entry.get("down_revision")
+        listed = [down] if isinstance(down, str) else list(down or ())
+        parents.update(listed)
+        for parent in listed:
+            if parent not in known:
+                problems.append(
+                    {
+                        "problem": "missing_parent",
+                        "revision": entry["revision"],
+                        "message": f"revision {entry['revision']} follows {parent}, which is "
+                        "not in the directory",
+                    }
+                )
+    heads = [str(entry["revision"]) for entry in history if entry["revision"] not in parents]
+    if len(heads) > 1:
+        problems.append(
+            {
+                "problem": "multiple_heads",
+                "revision": None,
+                "heads": heads,
+                "message": f"the revisions end in {len(heads)} heads ({', '.join(heads)}) "
+                "where one is expected: merge them",
+            }
+        )
+    return problems
+
+
+def dirty_problems(rows: Iterable[LedgerRow]) -> list[Problem]:
+    return [
+        {"problem": "dirty", "revision": row.revision, "message": dirty_message(row)}
+        for row in rows
+    ]
+
+
+def dirty_message(row: LedgerRow) -> str:
+    """What happened to a dirty row's revision, and what to do about it."""
+    what = "failed" if row.outcome == "incomplete" else "never finished (the run died)"
+    who = f"{row.os_user or '?'}@{row.host or '?'}"
+    failure = f": {row.note}" if row.note and row.outcome == "incomplete" else ""
+    return (
+        f"revision {row.revision}: its {row.operation} started at {row.started_at} "
+        f"({who}, run {row.run_id}) and {what}{failure}. Part of it may be committed (this "
+        "database commits DDL as it runs). Check the schema, then record what is true: "
+        "pydapter-migrate repair --applied, or --not-applied"
+    )
