@@ -173,7 +173,7 @@ def measure(
                     report.add(question, "sqlite", n, by_contender)
                 fleet.empty(fleet.raw_targets)
                 fleet.empty(fleet.fleet_targets)
-            growth_runs(report, data, raw, adapter, revisions, workers, growth)
+            growth_runs(report, data, raw, adapter, revisions, workers, growth, repeat)
         finally:
             shutil.rmtree(data, ignore_errors=True)
     report.checks["revisions per database"] = revisions
@@ -194,17 +194,27 @@ def growth_runs(
     revisions: int,
     workers: list[int],
     growth: list[int],
+    repeat: int,
 ) -> None:
     """The fleet alone: N=200 by worker count, then by database count at 4 workers (each
-    from empty, then at head)."""
+    from empty, then at head; wall-clock and CPU seconds, ``repeat`` times)."""
 
     def record(question: str, at_head: str, n: int, label: str, fleet: Fleet, k: int) -> None:
-        fleet.empty(fleet.fleet_targets)
-        empty = fleet.fleet(k)
-        fleet.check(fleet.fleet_targets)
-        head = fleet.fleet(k)
-        report.add(question, "sqlite", n, {label: [empty[0]]})
-        report.add(at_head, "sqlite", n, {label: [head[0]]})
+        runs: dict[str, list[float]] = {}
+        for _ in range(repeat):
+            fleet.empty(fleet.fleet_targets)
+            empty = fleet.fleet(k)
+            fleet.check(fleet.fleet_targets)
+            head = fleet.fleet(k)
+            for name, seconds in (
+                (question, empty[0]),
+                (question + CPU_SUFFIX, empty[1]),
+                (at_head, head[0]),
+                (at_head + CPU_SUFFIX, head[1]),
+            ):
+                runs.setdefault(name, []).append(seconds)
+        for name, times in runs.items():
+            report.add(name, "sqlite", n, {label: times})
         fleet.empty(fleet.fleet_targets)
 
     progress(f"growth by workers ({TARGET_N} databases): ")
@@ -239,7 +249,7 @@ def plot(report: Report, path: Path) -> None:
         # The side-by-side runs are points of the growth by databases too.
         main = {SIZES: FROM_EMPTY, SIZES_AT_HEAD: AT_HEAD}.get(question)
         rows += [r for r in report.results if r.question == main and r.contender == FLEET]
-        if question in (WORKERS, WORKERS_AT_HEAD):
+        if question.startswith((WORKERS, WORKERS_AT_HEAD)):
             pairs = sorted((int(r.contender.split()[-1]), r.median) for r in rows)
         else:
             pairs = sorted((r.n, r.median) for r in rows)
@@ -247,25 +257,27 @@ def plot(report: Report, path: Path) -> None:
 
     plt.rcParams.update({"svg.hashsalt": "pydapter-fleet", "font.size": 9})
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
-    for question, label, style in (
-        (WORKERS, "from empty", "o-"),
-        (WORKERS_AT_HEAD, "at head", "s--"),
+    for question, label, style, color in (
+        (WORKERS, "from empty", "o-", "tab:blue"),
+        (WORKERS + CPU_SUFFIX, "from empty, CPU", "o:", "tab:blue"),
+        (WORKERS_AT_HEAD, "at head", "s--", "tab:orange"),
+        (WORKERS_AT_HEAD + CPU_SUFFIX, "at head, CPU", "s:", "tab:orange"),
     ):
         xs, ys = series(question)
-        left.plot(xs, ys, style, label=label)
+        left.plot(xs, ys, style, color=color, label=label)
     left.set_xlabel("worker processes (--parallel)")
     left.set_ylabel("seconds")
-    left.set_title(f"{TARGET_N} databases, by workers")
+    left.set_title(f"{TARGET_N} databases, by workers (dotted: CPU seconds)")
     left.set_xticks([1, 2, 4, 8])
     left.set_ylim(bottom=0)
     left.grid(alpha=0.3)
-    left.legend()
-    for question, label, style in (
-        (SIZES, "fleet, from empty", "o-"),
-        (SIZES_AT_HEAD, "fleet, at head", "s--"),
+    left.legend(fontsize=7)
+    for question, label, style, color in (
+        (SIZES, "fleet, from empty", "o-", "tab:blue"),
+        (SIZES_AT_HEAD, "fleet, at head", "s--", "tab:orange"),
     ):
         xs, ys = series(question)
-        right.plot(xs, ys, style, label=label)
+        right.plot(xs, ys, style, color=color, label=label)
     loop = [
         r for r in report.results if r.contender == LOOP and r.question in (FROM_EMPTY, AT_HEAD)
     ]

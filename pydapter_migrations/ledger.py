@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .connections import Session
+from .urls import quote_identifier
 
 logger = logging.getLogger("pydapter_migrations")
 
@@ -101,7 +102,10 @@ class Ledger:
         """The table as this session names it: in a tenant's schema when its URL names one
         (never a same-named table further along the search path)."""
         schema = getattr(session.url, "schema", None) if session.url is not None else None
-        return f"{schema}.{self.table}" if schema and "." not in self.table else self.table
+        if not schema or "." in self.table:
+            return self.table
+        # Quoted when it must be: a schema's name may hold capitals or spaces.
+        return f"{quote_identifier(schema)}.{self.table}"
 
     def exists(self, session: Session) -> bool:
         schema, _, name = self.name(session).rpartition(".")

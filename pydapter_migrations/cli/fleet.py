@@ -2,11 +2,11 @@
 many databases.
 
 :func:`with_fleet` gives those commands ``--targets FILE``, ``--parallel N``,
-``--shard I/N``, ``--fail-fast`` (and ``--skip-locked`` and ``--json`` to the migrating
-ones) and runs them as a fleet (:mod:`pydapter_migrations.fleet`) when targets are given:
-a targets file, or an ``-e`` value that is a glob over the config's environments
-(``-e 'tenant_*'``). Otherwise the command runs as before. ``upgrade --json`` alone runs a
-fleet of the one configured database, for its JSON.
+``--shard I/N``, ``--skip-locked``, ``--fail-fast`` (and ``--json`` to the migrating
+ones; the others have it) and runs them as a fleet (:mod:`pydapter_migrations.fleet`)
+when targets are given: a targets file, or an ``-e`` value that is a glob over the
+config's environments (``-e 'tenant_*'``). Otherwise the command runs as before.
+``upgrade --json`` alone runs a fleet of the one configured database, for its JSON.
 
 On a terminal a fleet shows one progress line per target in flight and an overall bar;
 elsewhere one line per target as it finishes. A table sums it up at the end; ``--json``
@@ -60,21 +60,18 @@ def _options(operation: str) -> list[click.Option]:
             help="Take only share I of N of the targets (I from 1; stable across machines).",
         ),
         click.Option(
+            ["--skip-locked"],
+            is_flag=True,
+            help="When another runner holds a target's lock, move on and come back to it "
+            "at the end (several machines share a fleet this way; reads take no lock).",
+        ),
+        click.Option(
             ["--fail-fast"],
             is_flag=True,
             help="Start no more targets after one fails (default: the others go on).",
         ),
     ]
     if operation in _MIGRATING:
-        options.insert(
-            3,
-            click.Option(
-                ["--skip-locked"],
-                is_flag=True,
-                help="When another runner holds a target's lock, move on and come back to "
-                "it at the end (several machines share a fleet this way).",
-            ),
-        )
         options.append(
             click.Option(
                 ["--json", "as_json"], is_flag=True, help="Print the per-target results as JSON."

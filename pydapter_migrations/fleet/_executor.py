@@ -21,6 +21,7 @@ runner starts at a random place in the list, so runners started together spread 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import queue
@@ -279,8 +280,16 @@ def _run_pool(schedule: _Schedule, notify: Notify, kind: str, size: int, warm: b
 
     aborted = True
     try:
-        for _ in range(size):
-            spawn(fork=forking)
+        if forking:
+            # What the workers inherit stays out of their collections: a collection
+            # would write to every inherited object, copying the pages they share.
+            gc.freeze()
+        try:
+            for _ in range(size):
+                spawn(fork=forking)
+        finally:
+            if forking:
+                gc.unfreeze()
         for started in workers.values():
             if isinstance(started, _ProcessWorker):
                 started.listen()
