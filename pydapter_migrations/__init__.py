@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         MigrationLockError,
         MigrationNotFoundError,
         MigrationUpgradeError,
+        MissingParentError,
     )
     from .events import MigrationEvent
     from .hookspecs import hookimpl
@@ -53,6 +54,7 @@ __all__ = [
     "MigrationNotFoundError",
     "MigrationProtocol",
     "MigrationUpgradeError",
+    "MissingParentError",
     "SyncMigrationAdapter",
     "available_adapters",
     "get_adapter",

@@ -24,6 +24,7 @@ from .errors import (
     MigrationLockError,
     MigrationNotFoundError,
     MigrationUpgradeError,
+    MissingParentError,
 )
 from .events import MigrationEvent, Operation
 from .ledger import default_table as history_table
@@ -57,6 +58,7 @@ __all__ = [
     "MigrationPlan",
     "MigrationRun",
     "MigrationUpgradeError",
+    "MissingParentError",
     "Operation",
     "RevisionEndedTransactionError",
     "Session",

@@ -32,6 +32,7 @@ from .errors import (
     MigrationCreationError,
     MigrationError,
     MigrationInitError,
+    MissingParentError,
     wrap_errors,
 )
 from .events import Operation
@@ -86,6 +87,8 @@ class BaseMigrationAdapter(ABC):
     #: Keyword arguments a public method takes beyond the documented ones, by method
     #: name; any other keyword is refused with ``TypeError``.
     extra_options: ClassVar[Mapping[str, frozenset[str]]] = {}
+    #: Whether the revisions should end in one head (``verify`` reports several).
+    expects_single_head: ClassVar[bool] = True
     #: What to tell a user whose run migrated another database than the URL's (the core
     #: checks the target's version state after every run): how to make it use the URL.
     misdirected_hint: ClassVar[str] = ""
@@ -449,9 +452,20 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
             cls._require_steps("verify", "_applied", "_history", "_is_initialised")
             path = cls._initialised_directory(directory, MigrationError)
             with _reading(cls._session_url(cls._require_url(url, MigrationError))) as session:
-                applied = cls._applied(path, session)
                 rows = Ledger().rows(session, (*APPLIED, *DIRTY))
-            problems = graph_problems(cls._history(path, None), applied)
+                try:
+                    applied = cls._applied(path, session)
+                    history = cls._history(path, None)
+                except MissingParentError as error:
+                    # The directory's graph is broken: nothing else can be judged.
+                    broken = {
+                        "problem": "missing_parent",
+                        "revision": error.revision,
+                        "parent": error.parent,
+                        "message": error.message,
+                    }
+                    return [broken, *dirty_problems(r for r in rows if r.outcome in DIRTY)]
+            problems = graph_problems(history, applied, single_head=cls.expects_single_head)
             problems += dirty_problems(row for row in rows if row.outcome in DIRTY)
             recorded = recorded_checksums(rows)
             files = cls._revision_files(path)
@@ -760,7 +774,7 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
         if sync is None:
             return
         for flag in ("supports_autogenerate", "supports_sql", "supported_databases",
-                     "extra_options"):  # fmt: skip
+                     "extra_options", "expects_single_head"):  # fmt: skip
             if flag not in cls.__dict__:
                 setattr(cls, flag, getattr(sync, flag))
         # A sync subclass carrying this class's key, so errors and events name it.

@@ -16,6 +16,7 @@ __all__ = [
     "MigrationLockError",
     "MigrationNotFoundError",
     "MigrationUpgradeError",
+    "MissingParentError",
 ]
 
 
@@ -71,6 +72,16 @@ class MigrationDowngradeError(MigrationError):
 
 class MigrationNotFoundError(MigrationError):
     """A revision named by the caller does not exist; ``revision`` holds it."""
+
+
+class MissingParentError(MigrationError):
+    """A revision of the directory follows one no file defines; ``revision`` is the
+    revision that names it, ``parent`` the missing one. ``verify`` reports it as a
+    ``missing_parent`` problem."""
+
+    def __init__(self, message: str, *, revision: str, parent: str, adapter: str | None = None):
+        super().__init__(message, adapter=adapter, revision=revision)
+        self.parent = parent
 
 
 class MigrationLockError(MigrationError):
@@ -152,7 +163,12 @@ def wrap_errors(
         error.message = _mask(error.message, secrets)
         if error.adapter is None:
             error.adapter = adapter
-        if type(error) is MigrationError and error_type is not MigrationError:
+        # A plain MigrationError (or a missing parent, which any call may meet) becomes
+        # the operation's own type, keeping the original as its cause.
+        if type(error) in (MigrationError, MissingParentError) and error_type not in (
+            MigrationError,
+            type(error),
+        ):
             raise error_type(
                 error.message, adapter=error.adapter, revision=error.revision
             ) from error

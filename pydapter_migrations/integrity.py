@@ -73,8 +73,11 @@ def changed_revisions(
     return problems
 
 
-def graph_problems(history: Sequence[Mapping[str, Any]], applied: Collection[str]) -> list[Problem]:
-    """Applied revisions without a file, revisions whose parent is missing, several heads."""
+def graph_problems(
+    history: Sequence[Mapping[str, Any]], applied: Collection[str], *, single_head: bool = True
+) -> list[Problem]:
+    """Applied revisions without a file, revisions whose parent is missing, and several
+    heads where the backend expects one (``single_head``)."""
     known = {str(entry["revision"]) for entry in history}
     problems: list[Problem] = [
         {"problem": "missing_file", "revision": revision, "message": ahead_of_directory(revision)}
@@ -96,7 +99,7 @@ def graph_problems(history: Sequence[Mapping[str, Any]], applied: Collection[str
                     }
                 )
     heads = [str(entry["revision"]) for entry in history if entry["revision"] not in parents]
-    if len(heads) > 1:
+    if single_head and len(heads) > 1:
         problems.append(
             {
                 "problem": "multiple_heads",

@@ -56,8 +56,13 @@ def history(as_json: bool) -> None:
 
 @click.command()
 @json_option
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Exit 3 while revisions are pending (a start-up gate), 1 on a problem.",
+)
 @global_options
-def status(as_json: bool) -> None:
+def status(as_json: bool, check: bool) -> None:
     """Show applied and pending revisions, the current revision and the head."""
     from .output import echo_json, render_status
 
@@ -89,19 +94,27 @@ def status(as_json: bool) -> None:
         render_status(report, entries)
     if problems:
         click.get_current_context().exit(1)
+    if check and pending:
+        click.get_current_context().exit(3)
 
 
 @click.command()
 @json_option
+@click.option(
+    "--strict", is_flag=True, help="Report edits of comments or layout alone too (reformatted)."
+)
 @global_options
-def verify(as_json: bool) -> None:
+def verify(as_json: bool, strict: bool) -> None:
     """Check that the directory and the database agree; exit 1 when they do not."""
     from .output import echo_json
 
     settings = current_state().settings()
     url = require_url(settings, "verify")
     adapter = adapter_for(settings)
-    problems = call(adapter, "verify", directory=settings.directory, connection_string=url)
+    options = {"strict": True} if strict else {}
+    problems = call(
+        adapter, "verify", directory=settings.directory, connection_string=url, **options
+    )
     if as_json:
         echo_json(problems)
     elif problems:

@@ -31,7 +31,13 @@ def _check_target(target: str) -> str:
     return target
 
 
-def _migrate(operation: str, target: str, sql: bool, lock_timeout: float | None) -> None:
+def _migrate(
+    operation: str,
+    target: str,
+    sql: bool,
+    lock_timeout: float | None,
+    allow_changed: tuple[str, ...] = (),
+) -> None:
     state = current_state()
     settings = state.settings()
     target = _check_target(target)
@@ -40,6 +46,8 @@ def _migrate(operation: str, target: str, sql: bool, lock_timeout: float | None)
     kwargs: dict[str, Any] = {"directory": settings.directory, "connection_string": url}
     if lock_timeout is not None:
         kwargs["lock_timeout"] = lock_timeout
+    if allow_changed:
+        kwargs["allow_changed"] = list(allow_changed)
     if sql:
         if not getattr(adapter, "supports_sql", False):
             error = MigrationUpgradeError if operation == "upgrade" else MigrationDowngradeError
@@ -88,11 +96,63 @@ def _call_with_global_reporter(
 @click.command(context_settings=_MIGRATE_SETTINGS)
 @click.argument("revision", default=HEAD)
 @sql_option
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the revisions the upgrade would apply (and their SQL where the backend can "
+    "render it); change nothing.",
+)
+@click.option(
+    "--allow-changed",
+    "allow_changed",
+    multiple=True,
+    metavar="REV",
+    help="Accept that applied revision REV changed since it ran (recorded); repeatable.",
+)
 @lock_timeout_option
 @global_options
-def upgrade(revision: str, sql: bool, lock_timeout: float | None) -> None:
+def upgrade(
+    revision: str,
+    sql: bool,
+    dry_run: bool,
+    allow_changed: tuple[str, ...],
+    lock_timeout: float | None,
+) -> None:
     """Apply revisions up to REVISION (default: head)."""
-    _migrate("upgrade", revision, sql, lock_timeout)
+    if dry_run:
+        _dry_run(_check_target(revision))
+        return
+    _migrate("upgrade", revision, sql, lock_timeout, allow_changed)
+
+
+def _dry_run(target: str) -> None:
+    """What ``upgrade TARGET`` would apply, read without the lock and without writing."""
+    state = current_state()
+    settings = state.settings()
+    url = require_url(settings, "upgrade")
+    adapter = adapter_for(settings)
+    common = {"directory": settings.directory, "connection_string": url}
+    entries = call(adapter, "get_migration_history", **common)
+    pending = [entry["revision"] for entry in entries if not entry.get("applied")]
+    known = [entry["revision"] for entry in entries]
+    if target not in (HEAD, "heads"):
+        if target not in known:
+            raise MigrationUpgradeError(
+                f"revision {target} is not in {settings.directory}", adapter=settings.backend
+            )
+        pending = [r for r in pending if known.index(r) <= known.index(target)]
+    if not pending:
+        click.echo(f"dry run: nothing to apply (the database is at {target})")
+        return
+    noun = "revision" if len(pending) == 1 else "revisions"
+    click.echo(f"dry run: upgrade to {target} would apply {len(pending)} {noun}:")
+    descriptions = {entry["revision"]: entry.get("description") or "" for entry in entries}
+    for revision in pending:
+        click.echo(f"  {revision}  {descriptions[revision]}".rstrip())
+    if getattr(adapter, "supports_sql", False):
+        text = call(adapter, "upgrade", target, sql=True, **common)
+        click.echo(state.mask(str(text or "")).rstrip("\n"))
+    click.echo("nothing was changed")
 
 
 @click.command(context_settings=_MIGRATE_SETTINGS)

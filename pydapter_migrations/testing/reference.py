@@ -211,6 +211,7 @@ class ReferenceAdapter(SyncMigrationAdapter[None]):
                 "description": _read(directory / "versions" / f"{revision}.sql")[0],
                 "down_revision": order[i - 1] if i else None,
                 "applied": (i < applied_count) if session is not None else None,
+                "path": str(directory / "versions" / f"{revision}.sql"),
             }
             for i, revision in enumerate(order)
         ]

@@ -31,10 +31,9 @@ _Test = TypeVar("_Test", bound=Callable[..., Any])
 _MARK = "__kit_requires__"
 #: The database family of each suite ``database`` that is not a family's own name.
 _FAMILIES = {"mariadb": "mysql"}
-#: Whether the core keeps the dirty state of a revision that died half-way (issue 15,
-#: point 3). Until it does, the kit tests that need it (``dirty_state``) are skipped,
-#: saying so.
-DIRTY_STATE_PROTOCOL = False
+#: Whether the core keeps the dirty state of a revision that died half-way (the history
+#: table's started rows; ``repair``).
+DIRTY_STATE_PROTOCOL = True
 
 
 @dataclass(frozen=True)

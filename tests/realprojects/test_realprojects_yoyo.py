@@ -32,21 +32,6 @@ NewDatabase = Callable[[str], Database]
 
 # Defects of the yoyo adapter found by these projects (reported; plugins/yoyo is not this
 # folder's to change). strict: once fixed, the test passes and the marker must go.
-CURRENT_BY_ID_NOT_GRAPH = pytest.mark.xfail(
-    strict=True,
-    reason="yoyo adapter: current revision is the applied id that sorts last, not the end "
-    "of the dependency chain ('__init__' sorts after '2022...')",
-)
-SEVERAL_HEADS_A_PROBLEM = pytest.mark.xfail(
-    strict=True,
-    reason="verify reports multiple_heads ('merge them') for a yoyo folder without "
-    "'-- depends:', whose files are heads by design",
-)
-STAMP_HEAD_ONE_OF_SEVERAL = pytest.mark.xfail(
-    strict=True,
-    reason="yoyo adapter: stamp('head') in a folder without '-- depends:' (every file a "
-    "head) records only the last file, so upgrade then re-runs the others",
-)
 SEQREPO_REVISIONS = ["0000-base", "0001-initial"]
 RIEGO_REVISIONS = ["__init__", "20210131_01_QndU0", "20210214_01_WyOHg", "20220907_01_rrOJA"]
 
@@ -164,7 +149,6 @@ def test_seqrepo_database_migrated_by_yoyo_is_adopted(
     assert _problems_but_heads(kw) == []
 
 
-@SEVERAL_HEADS_A_PROBLEM
 def test_seqrepo_verify_finds_nothing_wrong(
     backend: str, new_database: NewDatabase, workdir: Path
 ) -> None:
@@ -178,7 +162,6 @@ def test_seqrepo_verify_finds_nothing_wrong(
     cli("-b", "yoyo", "-d", str(folder), "verify", url=db.url, cwd=workdir)
 
 
-@STAMP_HEAD_ONE_OF_SEVERAL
 def test_seqrepo_database_without_yoyo_record_is_stamped(
     backend: str, new_database: NewDatabase, workdir: Path
 ) -> None:
@@ -242,7 +225,6 @@ def test_riego_upgrades_like_raw_yoyo(sqlite_database: NewDatabase, workdir: Pat
     assert YoyoAdapter.verify(**kw) == []
 
 
-@CURRENT_BY_ID_NOT_GRAPH
 def test_riego_current_is_the_end_of_its_dependency_chain(
     sqlite_database: NewDatabase, workdir: Path
 ) -> None:

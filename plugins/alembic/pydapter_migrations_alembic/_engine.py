@@ -40,10 +40,10 @@ from pydapter_migrations.backend import (
     DatabaseURL,
     MigrationCreationError,
     MigrationDowngradeError,
-    MigrationError,
     MigrationNotFoundError,
     MigrationRun,
     MigrationUpgradeError,
+    MissingParentError,
     Operation,
     Session,
     ahead_of_directory,
@@ -324,11 +324,12 @@ def _checked_graph(script: ScriptDirectory) -> RevisionGraph:
             if not missing:
                 raise
             parent, child = missing[0]
-            raise MigrationError(
+            raise MissingParentError(
                 f"revision {child} names {parent} as its down_revision (or in depends_on), "
                 "but no file of this directory defines it; fix that revision's "
                 "down_revision",
                 revision=child,
+                parent=parent,
             ) from error
     return graph
 

@@ -54,6 +54,7 @@ from pydapter_migrations.backend import (
     MigrationDowngradeError,
     MigrationRun,
     MigrationUpgradeError,
+    MissingParentError,
     Session,
     find_transaction_control,
 )
@@ -124,21 +125,30 @@ def applied_ids(backend: DatabaseBackend) -> set[str]:
     return {row[0] for row in backend.execute(sql).fetchall()}
 
 
-def current_id(backend: DatabaseBackend, known: Collection[str]) -> str | None:
-    """The newest applied revision among ``known`` (in id order), in one query.
+def current_ids(backend: DatabaseBackend, known: Collection[str]) -> list[str]:
+    """The revisions among ``known`` applied last, in one query: one, or several applied
+    in the same tick of the database's clock (MySQL keeps whole seconds).
 
-    Several migration directories may share one database and its yoyo table; only this
-    directory's revisions count.
+    Applied order, not id order: ids need not sort as the revisions depend on each other
+    (``__init__`` first, then dated ones). Several migration directories may share one
+    database and its yoyo table; only this directory's revisions count.
     """
     qi = backend.quote_identifier
-    sql = f"SELECT {qi('migration_id')} FROM {backend.migration_table_quoted}"
+    sql = (
+        f"SELECT {qi('migration_id')}, {qi('applied_at_utc')}"
+        f" FROM {backend.migration_table_quoted} ORDER BY {qi('applied_at_utc')}"
+    )
     try:
         rows = backend.execute(sql).fetchall()
     except backend.DatabaseError:
         if backend.migration_table not in backend.list_tables():
-            return None  # nothing was ever applied
+            return []  # nothing was ever applied
         raise
-    return max((row[0] for row in rows if row[0] in known), default=None)
+    mine = [(row[0], str(row[1])) for row in rows if row[0] in known]
+    if not mine:
+        return []
+    last = mine[-1][1]
+    return [revision for revision, at in mine if at == last]
 
 
 # -- loading revisions -------------------------------------------------------
@@ -166,9 +176,27 @@ def load(folder: _files.Folder) -> list[Migration]:
     """
     with _compat.loading((), _header_only):
         migrations = _read(folder)
+        known = {migration.id for migration in migrations}
         for migration in migrations:
+            _refuse_missing_depends(migration, known)
             migration.load()  # resolves -- depends: against this directory only
         return list(topological_sort(migrations))
+
+
+def _refuse_missing_depends(migration: Migration, known: Collection[str]) -> None:
+    """A revision naming one the folder has not is refused with both named (yoyo says
+    only that it could not resolve dependencies)."""
+    path = Path(migration.path)
+    if path.suffix != ".sql":
+        return  # a Python revision's __depends__ is known only once it runs
+    for parent in _files.read_header(path).depends:
+        if parent not in known:
+            raise MissingParentError(
+                f"revision {migration.id} depends on {parent}, which is not in the folder; "
+                "fix its '-- depends:' line",
+                revision=migration.id,
+                parent=parent,
+            )
 
 
 def _read(folder: _files.Folder) -> MigrationList:
@@ -380,13 +408,17 @@ def run(backend: DatabaseBackend, steps: Sequence[Step], migration_run: Migratio
 
 
 def stamp(
-    backend: DatabaseBackend, migrations: Sequence[Migration], target: str | None, run: MigrationRun
+    backend: DatabaseBackend,
+    migrations: Sequence[Migration],
+    targets: Collection[str],
+    run: MigrationRun,
 ) -> None:
-    """Record exactly ``target`` and what it depends on as applied (``None``: nothing),
-    in one transaction, running no revision."""
+    """Record exactly ``targets`` and what they depend on as applied (none: nothing), in
+    one transaction, running no revision."""
     ensure_internal_schema(backend)
     wanted: set[str] = set()
-    todo = [m for m in migrations if m.id == target]
+    todo = [m for m in migrations if m.id in targets]
+    target = next((m.id for m in reversed(migrations) if m.id in targets), None)
     while todo:
         migration = todo.pop()
         if migration.id not in wanted:

@@ -49,6 +49,8 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
     """
 
     migration_key: ClassVar[str] = "yoyo"
+    #: yoyo revisions need not form a line: several heads are no problem.
+    expects_single_head: ClassVar[bool] = False
     supports_autogenerate: ClassVar[bool] = False
     supports_sql: ClassVar[bool] = True
     supported_databases: ClassVar[frozenset[str]] = frozenset({"sqlite", "postgresql", "mysql"})
@@ -147,9 +149,14 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
 
         folder = _folder(run.directory)
         migrations = _engine.load(folder)
-        target = resolve_linear([m.id for m in migrations], run.target)
+        if run.target == HEAD:
+            # Every head: a folder without dependencies has one per revision.
+            targets: list[str] = [m.id for m in migrations]
+        else:
+            target = resolve_linear([m.id for m in migrations], run.target)
+            targets = [target] if target is not None else []
         backend = _engine.on_session(run.session, folder.migration_table)
-        _engine.stamp(backend, migrations, target, run)
+        _engine.stamp(backend, migrations, targets, run)
 
     @classmethod
     def _render_sql(
@@ -174,7 +181,12 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
 
         folder = _folder(directory)
         backend = _engine.on_session(session, folder.migration_table)
-        return _engine.current_id(backend, _files.revision_ids(folder))
+        latest = _engine.current_ids(backend, _files.revision_ids(folder))
+        if len(latest) <= 1:
+            return latest[0] if latest else None
+        # Applied in the same tick: the folder's own order tells which came last.
+        order = [m.id for m in _engine.load(folder)]
+        return max(latest, key=order.index)
 
     @classmethod
     def _applied(cls, directory: Path, session: Session) -> frozenset[str]:

@@ -265,3 +265,29 @@ def test_several_sources_and_here(tmp_path: Path, sqlite_url: str) -> None:
         ("0001-pets", True),
         ("0002-vets", True),
     ]
+
+
+def test_current_follows_the_applied_order_not_the_ids(tmp_path: Path, url: str) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "z_base.sql").write_text("CREATE TABLE base (id integer);\n")
+    (folder / "z_base.rollback.sql").write_text("DROP TABLE base;\n")
+    (folder / "a_next.sql").write_text("-- depends: z_base\nCREATE TABLE nxt (id integer);\n")
+    (folder / "a_next.rollback.sql").write_text("DROP TABLE nxt;\n")
+    kw = {"directory": folder, "connection_string": url}
+    YoyoAdapter.upgrade(**kw)
+    assert YoyoAdapter.get_current_revision(**kw) == "a_next"
+    YoyoAdapter.downgrade("-1", **kw)
+    assert YoyoAdapter.get_current_revision(**kw) == "z_base"
+
+
+def test_stamping_head_records_every_head(tmp_path: Path, sqlite_url: str) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    for name in ("0001_one", "0002_two"):  # no depends: two heads
+        (folder / f"{name}.sql").write_text(f"CREATE TABLE t{name} (id integer);\n")
+    kw = {"directory": folder, "connection_string": sqlite_url}
+    YoyoAdapter.stamp("head", **kw)
+    assert [h["applied"] for h in YoyoAdapter.get_migration_history(**kw)] == [True, True]
+    YoyoAdapter.upgrade(**kw)  # nothing left to run
+    assert tables(sqlite_url).isdisjoint({"t0001_one", "t0002_two"})

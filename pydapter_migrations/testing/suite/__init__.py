@@ -26,6 +26,7 @@ from .async_ import AsyncSuite
 from .atomicity import AtomicitySuite
 from .contract import ContractSuite
 from .inputs import InputsSuite
+from .integrity import IntegritySuite
 from .locking import LockingSuite
 from .migrations import MigrationsSuite
 
@@ -34,7 +35,9 @@ __all__ = ["BaseAsyncMigrationSuite", "BaseMigrationSuite", "KitDatabase", "Requ
 
 # pytest runs inherited tests base class first (reverse MRO), so the topics are listed last
 # to first: the contract's tests run first, the async-only ones last.
-class _SharedSuite(LockingSuite, InputsSuite, AtomicitySuite, MigrationsSuite, ContractSuite):
+class _SharedSuite(
+    LockingSuite, InputsSuite, AtomicitySuite, IntegritySuite, MigrationsSuite, ContractSuite
+):
     """The tests every adapter runs, sync or async."""
 
 

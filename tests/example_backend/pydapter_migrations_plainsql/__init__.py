@@ -139,6 +139,15 @@ class PlainSQLAdapter(SyncMigrationAdapter[None]):
         return frozenset(str(row[0]) for row in rows)
 
     @classmethod
+    def _revision_files(cls, directory: Path) -> dict[str, tuple[Path, ...]]:
+        # A revision is its two SQL files: the history table's checksums cover both.
+        versions = directory / "versions"
+        return {
+            revision: (versions / f"{revision}.up.sql", versions / f"{revision}.down.sql")
+            for revision in _order(directory)
+        }
+
+    @classmethod
     def _history(cls, directory: Path, session: Session | None) -> list[dict[str, Any]]:
         applied = cls._applied(directory, session) if session is not None else None
         order = _order(directory)
@@ -148,6 +157,7 @@ class PlainSQLAdapter(SyncMigrationAdapter[None]):
                 "description": (directory / "versions" / f"{revision}.txt").read_text(),
                 "down_revision": order[index - 1] if index else None,
                 "applied": None if applied is None else revision in applied,
+                "path": str(directory / "versions" / f"{revision}.up.sql"),
             }
             for index, revision in enumerate(order)
         ]
