@@ -82,6 +82,9 @@ class Settings:
     env: str | None = None
     config_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
+    #: Values of ``${VAR}`` references that went into the URL where a secret goes (its
+    #: password, a secret query parameter): masked in all output.
+    url_secrets: tuple[str, ...] = ()
 
 
 def find_config_file(start: Path) -> Path | None:
@@ -194,6 +197,44 @@ def expand_variables(text: str, environ: Mapping[str, str], *, where: str) -> st
     return _VARIABLE.sub(substitute, text)
 
 
+# The value of a secret query parameter (the names urls.py masks) starts here.
+_SECRET_SLOT = re.compile(
+    r"[?&][^=&]*(?:pass|pwd|secret|token|credential|api_?key)[^=&]*=$", re.IGNORECASE
+)
+
+
+def url_variable_secrets(template: str, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The values of the ``${VAR}`` references of a URL ``template`` that sit where a
+    secret goes: in the password of its user part (before its last ``@``), or as the value
+    of a secret query parameter (``?password=${PW}``). A value is inserted as it is (not
+    percent-encoded), so an ``@`` in it makes the URL ambiguous, which the URL parser
+    refuses; these values are masked in every output all the same."""
+    found: list[str] = []
+    userinfo_end = template.rfind("@", 0, _authority_end(template))
+    for match in _VARIABLE.finditer(template):
+        name = match.group(1)
+        if name is None:
+            continue
+        value = environ.get(name) or match.group(2) or ""
+        before = template[: match.start()]
+        user_part = before.partition("://")[2] if match.start() < userinfo_end else ""
+        in_password = ":" in user_part
+        if value and (in_password or _SECRET_SLOT.search(before)):
+            found.append(value)
+    return tuple(found)
+
+
+def _authority_end(template: str) -> int:
+    """Where the template's authority ends: its first ``/``, ``?`` or ``#`` after ``://``
+    that follows no ``${`` left open (a reference's default may hold them)."""
+    start = template.find("://")
+    if start < 0:
+        return 0
+    text = _VARIABLE.sub(lambda m: "x" * len(m.group(0)), template)
+    ends = [i for i in (text.find(c, start + 3) for c in "/?#") if i >= 0]
+    return min(ends, default=len(template))
+
+
 def resolve_settings(
     config: ConfigFile | None,
     *,
@@ -241,6 +282,11 @@ def resolve_settings(
                 text = expand_variables(values[key], environ, where=f"{label}: {key}")
                 chosen[key], sources[key] = _relative_to(config, key, text), label
                 break
+    url_secrets: tuple[str, ...] = ()
+    if "url" in sources and sources["url"] != "command line":
+        for label, values in layers:
+            if label == sources["url"]:
+                url_secrets = url_variable_secrets(values["url"], environ)
     if chosen.get("url") is None and environ.get("DATABASE_URL"):
         chosen["url"], sources["url"] = environ["DATABASE_URL"], "DATABASE_URL"
     if chosen.get("backend") is None:
@@ -260,6 +306,7 @@ def resolve_settings(
         env=env,
         config_file=config.path if config is not None else None,
         sources=sources,
+        url_secrets=url_secrets,
     )
 
 

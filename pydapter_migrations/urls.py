@@ -130,22 +130,21 @@ class DatabaseURL:
             )
         parts = match.groupdict()
         host = parts["ipv6host"] or parts["ipv4host"]
-        if host is not None and "@" in host:
+        ambiguity = _ambiguous_at(url.strip(), match)
+        if ambiguity:
             # libpq and SQLAlchemy split such a URL in different places: either way a
-            # piece of the password would end up in a host name, and in error messages.
-            scheme = parts["name"]
-            raise InvalidURLError(
-                f"the {scheme} URL has an unencoded '@' in its password (or user name); "
-                "percent-encode it as %40"
-            )
+            # piece of the password would end up in a host name, a port, a database name
+            # or a query parameter, and from there in error messages. Nothing of it is
+            # shown here.
+            raise InvalidURLError(f"the {parts['name']} URL {ambiguity}")
         port: int | None = None
-        if parts["port"]:
-            try:
-                port = int(parts["port"])
-            except ValueError:
-                raise InvalidURLError(
-                    f"invalid port {parts['port']!r} in {_mask_unparsed(url)!r}"
-                ) from None
+        port_text = parts["port"]
+        if port_text:
+            # Checked rather than caught: an error raised inside an ``except`` block
+            # keeps the caught one as its __context__, with this frame (and the URL).
+            if not (port_text.isascii() and port_text.isdigit()):
+                raise InvalidURLError(f"invalid port {port_text!r} in {_mask_unparsed(url)!r}")
+            port = int(port_text)
         password = parts["password"]
         parsed = cls(
             drivername=parts["name"].lower(),
@@ -417,6 +416,38 @@ def quote_identifier(name: str) -> str:
     if _SIMPLE_IDENTIFIER.fullmatch(name):
         return name
     return '"' + name.replace('"', '""') + '"'
+
+
+_QUERY_LIKE = re.compile(r"[?&#][A-Za-z_][A-Za-z0-9_]*=")
+
+
+def _ambiguous_at(text: str, match: re.Match[str]) -> str:
+    """Why the ``@`` signs of ``text`` make it ambiguous (``""`` when they do not).
+
+    The URL grammar takes the first ``@`` after ``user:`` as the end of the password.
+    Another ``@`` after it, anywhere, means that reading may be wrong (an unencoded ``@``
+    in the password, whose tail would become the host, port, database or a query
+    parameter); a user part that reads like a query string (``?name=``) means an ``@``
+    inside a query value (``?password=a@b``) was taken for the end of a password. Both
+    are refused, naming no part of the text.
+    """
+    if match.group("username") is None:
+        return ""
+    end = match.end("password") if match.group("password") is not None else match.end("username")
+    userinfo = text[text.index("://") + 3 : end]
+    if "@" in userinfo or "@" in text[end + 1 :]:
+        return (
+            "has more than one unencoded '@': a password (or user name, database name or "
+            "query value) holding '@' must spell it %40"
+        )
+    if "#" in match.group("username") or "?" in match.group("username"):
+        return "has an unencoded '@' in its query string; percent-encode it as %40"
+    if _QUERY_LIKE.search(userinfo):
+        return (
+            "has an unencoded '@' after what reads like a query parameter (?name=): an "
+            "'@' in a query value (or a password) must be percent-encoded as %40"
+        )
+    return ""
 
 
 def _is_secret_key(key: str) -> bool:

@@ -105,13 +105,56 @@ def test_secrets_in_the_query_string_are_masked(url: str) -> None:
     assert "s3cr3t" in url_secrets(url.replace("@h/", "@h:notaport/"))  # even unparsed
 
 
-def test_an_unencoded_at_sign_in_the_password_is_refused_showing_none_of_it() -> None:
+@pytest.mark.parametrize(
+    ("url", "pieces"),
+    [
+        ("postgresql://app:SECRET@TAIL@127.0.0.1/db", ["SECRET", "TAIL"]),
+        # The part after the password's '@' has a '/', '?' or ':': the grammar would take
+        # it for the host plus a database, a query or a port.
+        ("postgresql://app:p@ss/w?rd@127.0.0.1/shop", ["ss/w", "rd@127"]),
+        ("postgresql://app:s3cret@k9:98@db.internal/shop", ["s3cret", "k9", "98@db"]),
+        ("postgresql://app:Xy7@127.0.0.1/tail@db.internal:5432/shop", ["Xy7", "tail"]),
+        ("postgresql://hostile:h0st#le:p@ss/w%rd?q@127.0.0.1:35023/postgres",
+         ["h0st", "le:p", "ss/w", "rd?q"]),
+        # A raw ?password= value with an '@': with a user part, and without one.
+        ("postgresql://postgres@127.0.0.1:5/postgres?password=Wr0ng:S3cr@t/x?#%",
+         ["Wr0ng", "S3cr", "t/x"]),
+        ("postgresql://127.0.0.1:5432/db?password=Wr0ng@S3cr", ["Wr0ng", "S3cr"]),
+        ("postgresql://127.0.0.1?password=Wr0ng@S3cr", ["Wr0ng", "S3cr"]),
+        ("postgresql://me@corp@db/x", ["corp@db"]),
+    ],
+)  # fmt: skip
+def test_an_unencoded_at_sign_in_the_password_is_refused_showing_none_of_it(
+    url: str, pieces: list[str]
+) -> None:
     with pytest.raises(InvalidURLError) as info:
-        DatabaseURL.parse("postgresql://app:SECRET@TAIL@127.0.0.1/db")
-    assert "SECRET" not in str(info.value) and "TAIL" not in str(info.value)
-    assert "%40" in str(info.value)
-    # A user name with '@' (e-mail style) is fine.
+        DatabaseURL.parse(url)
+    error = info.value
+    text = str(error) + repr(error.args)
+    assert all(piece not in text for piece in pieces), text
+    assert "%40" in str(error)
+    # Nothing chained to it either (an error raised inside an except block keeps the one
+    # it caught, with the URL in its frames).
+    assert error.__context__ is None and error.__cause__ is None
+
+
+def test_one_at_sign_and_percent_encoded_ones_are_fine() -> None:
+    # A user name with '@' (e-mail style) is fine, percent-encoded.
     assert DatabaseURL.parse("postgresql://me%40corp:pw@h/db").username == "me@corp"
+    assert DatabaseURL.parse("postgresql://app:p%40ss%2Fw@h/db").password == "p@ss/w"
+    # An '@' without a user part: in the query or the database name, or a SQLite path.
+    parsed = DatabaseURL.parse("postgresql://h/db?password=a@b&application_name=me@laptop")
+    assert (parsed.host, parsed.query["password"]) == ("h", "a@b")
+    assert DatabaseURL.parse("sqlite:///data/a@b@c.db").database == "data/a@b@c.db"
+    # Unencoded '/' and '?' in a password still mean what they meant.
+    assert DatabaseURL.parse("postgresql://u:pa/s?s@h/db").password == "pa/s?s"
+
+
+def test_a_bad_port_keeps_no_url_in_the_error_chain() -> None:
+    with pytest.raises(InvalidURLError) as info:
+        DatabaseURL.parse("postgresql://app:hunter2@db.internal:54x2/shop")
+    assert "hunter2" not in str(info.value)
+    assert info.value.__context__ is None and info.value.__cause__ is None
 
 
 @pytest.mark.parametrize(

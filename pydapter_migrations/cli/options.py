@@ -74,6 +74,8 @@ class State:
         if self._settings is not None:
             urls.append(self._settings.url)
         found: set[str] = set()
+        if self._settings is not None:
+            found.update(self._settings.url_secrets)
         for url in urls:
             if url:
                 found.update(url_secrets(url))

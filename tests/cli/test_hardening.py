@@ -84,6 +84,40 @@ def test_an_unencoded_at_sign_in_the_password_shows_no_part_of_it(run: Run) -> N
         assert "%40" in result.stderr  # how to write it instead
 
 
+@pytest.mark.parametrize(
+    ("template", "password", "pieces"),
+    [
+        # The documented way to keep a password out of the config file: ${VAR}, put in
+        # as it is (not percent-encoded).
+        ("postgresql://hostile:${DB_PASSWORD}@127.0.0.1:1/postgres", "h0st#le:p@ss/w%rd?q",
+         ["h0st#le", "ss/w", "rd?q", "le:p"]),
+        ("postgresql://app:${DB_PASSWORD}@127.0.0.1:1/shop", "Xy7@127.0.0.1/tail",
+         ["Xy7", "tail"]),
+        ("postgresql://app:${DB_PASSWORD}@127.0.0.1:1/shop", "s3cret@k9:98", ["s3cret", "98"]),
+        ("postgresql://app@127.0.0.1:1/shop?password=${DB_PASSWORD}", "Wr0ng:S3cr@t/x?#%",
+         ["Wr0ng", "S3cr", "t/x"]),
+        # Without an '@' the URL is fine, and the value is still a secret everywhere.
+        ("postgresql://app:${DB_PASSWORD}@127.0.0.1:1/shop", "k9:98/x?y", ["k9:98/x?y"]),
+    ],
+)  # fmt: skip
+def test_a_password_from_a_config_variable_shows_no_part_of_it(
+    run: Run, tmp_path: Path, template: str, password: str, pieces: list[str]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.pydapter-migrations]\nbackend = "yoyo"\n'
+        f'[tool.pydapter-migrations.envs.prod]\nurl = "{template}"\n'
+    )
+    env = {"DB_PASSWORD": password}
+    assert run("init", env=env).returncode == 0
+    for args in (["current"], ["-v", "current"], ["-v", "status", "--json"], ["upgrade"]):
+        result = run("-e", "prod", *args, env=env)
+        assert result.returncode == 1, result
+        for piece in pieces:
+            assert piece not in result.output, result
+        if "@" in password:
+            assert "%40" in result.stderr, result
+
+
 @pytest.mark.parametrize("key", ["alembic", "yoyo", "async_alembic"])
 def test_a_killed_migrating_connection_is_one_line(
     run: Run, tmp_path: Path, postgresql_url: str, key: str
