@@ -19,7 +19,7 @@ import functools
 import os
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from .bridge import run_sync
 from .checksums import checksums_of
 from .connections import DatabaseMissingError, Session, connect
+from .drift import compare, scratch_database, snapshot
 from .errors import (
     MigrationCreationError,
     MigrationError,
@@ -40,7 +41,7 @@ from .hooks import MigrationHooks
 from .integrity import changed_revisions, dirty_problems, graph_problems, recorded_checksums
 from .ledger import APPLIED, DIRTY, Ledger, LedgerRow
 from .locking import DEFAULT_LOCK_TIMEOUT, check_timeout
-from .revisions import slugify
+from .revisions import HEAD, slugify
 from .runner import MigrationPlan, MigrationRun, RepairTarget, error_type_of, run_migration
 from .urls import DatabaseURL, InvalidURLError
 
@@ -187,6 +188,7 @@ _KNOWN_KEYWORDS: Mapping[str, frozenset[str]] = {
     "get_current_revision": _COMMON,
     "get_migration_history": _COMMON,
     "verify": _COMMON | {"strict"},
+    "check": _COMMON,
 }
 
 
@@ -474,7 +476,73 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
             problems += changed_revisions(recorded, current, applied, candidates, cosmetic=strict)
             return problems
 
+    @classmethod
+    @_public
+    def check(
+        cls, *, directory: PathLike, connection_string: ConnectionString, **options: Any
+    ) -> list[dict[str, Any]]:
+        """Schema drift: how the database differs from what its applied revisions build
+        (replayed on a scratch database of the same kind: a temporary SQLite file, or a
+        temporary database or schema on the server), and for backends that know models,
+        from the models. Empty when there is none.
+
+        Each difference is a dict with ``source`` (``revisions`` or ``models``), ``kind``
+        (``missing_table``, ``extra_column``, ``column_type``...), ``table``, ``detail``
+        and ``message``.
+        """
+        with cls._guard(MigrationError, "check", connection_string) as maybe_url:
+            url = cls._require_url(maybe_url, MigrationError)
+            path = cls._initialised_directory(directory, MigrationError)
+            ignore = {Ledger().table.rpartition(".")[2], *cls._bookkeeping_tables(path)}
+            with _reading(cls._session_url(url)) as session:
+                actual = snapshot(session, ignore=ignore)
+                applied = cls._applied(path, session)
+                differences = cls._model_differences(path, session)
+            target = cls._replay_target(path, applied)
+            from .registry import isolated_registry
+
+            with scratch_database(url) as scratch:
+                if target is not None:
+                    cls.upgrade(
+                        target, directory=path, connection_string=scratch,
+                        registry=isolated_registry(),
+                    )  # fmt: skip
+                with _reading(cls._session_url(scratch)) as session:
+                    expected = snapshot(session, ignore=ignore)
+            return [
+                {"source": "revisions", **difference} for difference in compare(actual, expected)
+            ] + [{"source": "models", **difference} for difference in differences]
+
+    @classmethod
+    def _replay_target(cls, directory: Path, applied: frozenset[str]) -> str | None:
+        """What to upgrade a scratch database to so it has what ``applied`` names."""
+        if not applied:
+            return None
+        order = [str(entry["revision"]) for entry in cls._history(directory, None)]
+        if applied >= set(order):
+            return HEAD
+        missing = [revision for revision in order if revision not in applied]
+        last = max((order.index(r) for r in applied if r in order), default=-1)
+        if any(order.index(r) < last for r in missing):
+            raise MigrationError(
+                "check replays the applied revisions in order, but this database has "
+                f"skipped {missing[0]}: upgrade it or stamp it first"
+            )
+        return order[last]
+
     # -- the steps a backend implements ------------------------------------
+
+    @classmethod
+    def _bookkeeping_tables(cls, directory: Path) -> Collection[str]:
+        """The tables the backend keeps its own records in (its version table...), which
+        ``check`` leaves out of the comparison."""
+        return ()
+
+    @classmethod
+    def _model_differences(cls, directory: Path, session: Session) -> list[dict[str, Any]]:
+        """How the database differs from the models the directory records (a backend
+        that knows models, like Alembic's autogenerate); none by default."""
+        return []
 
     @classmethod
     def _revision_files(cls, directory: Path) -> Mapping[str, Sequence[Path]]:
@@ -928,6 +996,16 @@ class AsyncMigrationAdapter(BaseMigrationAdapter):
             directory=directory,
             connection_string=connection_string,
             **options,
+        )
+
+    @classmethod
+    @_public_async
+    async def check(
+        cls, *, directory: PathLike, connection_string: ConnectionString, **options: Any
+    ) -> list[dict[str, Any]]:
+        """Async :meth:`SyncMigrationAdapter.check`."""
+        return await run_sync(
+            cls._twin.check, directory=directory, connection_string=connection_string, **options
         )
 
     @classmethod

@@ -297,6 +297,12 @@ def default_registry() -> Registry:
         return _default
 
 
+def isolated_registry() -> Registry:
+    """A registry that loads no installed plugin: for runs the library makes on its own
+    (``check`` replaying revisions on a scratch database), which are nobody's business."""
+    return Registry(group="pydapter_migrations.isolated")
+
+
 def available_adapters() -> list[str]:
     """The installed adapter keys, sorted, found without importing any adapter's code."""
     return default_registry().available()

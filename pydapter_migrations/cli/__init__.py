@@ -7,7 +7,7 @@ traceback. Heavy imports (backends, rich) happen only in the commands that need 
 ``options`` holds the global options and settings, ``failures`` the error handling,
 ``output`` what is drawn; the commands live in ``backends``, ``authoring`` (init, new),
 ``migrate`` (upgrade, downgrade, stamp, repair) and ``inspection`` (current, history,
-status, verify);
+status, verify, check);
 ``fleet`` runs upgrade, downgrade, current and status over many databases.
 """
 
@@ -19,7 +19,7 @@ from .authoring import init, new
 from .backends import backends
 from .failures import Group
 from .fleet import with_fleet
-from .inspection import current, history, status, verify
+from .inspection import check, current, history, status, verify
 from .migrate import downgrade, repair, stamp, upgrade
 from .options import PROG_NAME, current_state, global_options
 
@@ -40,7 +40,18 @@ def cli() -> None:
 
 
 for _command in (
-    backends, init, new, upgrade, downgrade, stamp, repair, current, history, status, verify
+    backends,
+    init,
+    new,
+    upgrade,
+    downgrade,
+    stamp,
+    repair,
+    current,
+    history,
+    status,
+    verify,
+    check,
 ):
     cli.add_command(_command)
 # --targets FILE / -e 'GLOB', --parallel, --shard, --skip-locked: many databases at once.

@@ -10,7 +10,7 @@ import click
 from .adapter import adapter_for, call
 from .options import current_state, display_url, global_options, json_option, require_url
 
-__all__ = ["current", "history", "status", "verify"]
+__all__ = ["check", "current", "history", "status", "verify"]
 
 
 @click.command()
@@ -123,6 +123,29 @@ def verify(as_json: bool, strict: bool) -> None:
     else:
         click.echo("ok: the directory and the database agree")
     if problems:
+        click.get_current_context().exit(1)
+
+
+@click.command()
+@json_option
+@global_options
+def check(as_json: bool) -> None:
+    """Schema drift: compare the database with what its revisions build (and with the
+    models, where the backend knows them); exit 1 on any difference."""
+    from .output import echo_json
+
+    settings = current_state().settings()
+    url = require_url(settings, "check")
+    adapter = adapter_for(settings)
+    differences = call(adapter, "check", directory=settings.directory, connection_string=url)
+    if as_json:
+        echo_json(differences)
+    elif differences:
+        for difference in differences:
+            click.echo(f"{difference['source']}: {difference['message']}")
+    else:
+        click.echo("no drift: the database is what its revisions build")
+    if differences:
         click.get_current_context().exit(1)
 
 

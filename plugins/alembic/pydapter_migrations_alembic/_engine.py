@@ -252,6 +252,12 @@ def facts_of(project: Project, session: Session | None) -> Facts:
         return facts
     if session is None:
         return Facts()  # no database to run env.py against: the ini's answers
+    return remember(project, _observe_env(project, session).facts())
+
+
+def _observe_env(project: Project, session: Session) -> _Observer:
+    """Run env.py as ``alembic current`` does (nothing is written) on ``session``'s
+    database, keeping what it passes to ``configure``."""
     with ALEMBIC_GUARD:
         engine = create_engine(session.url or DatabaseURL.parse("sqlite://"), lent=session)
         try:
@@ -267,7 +273,77 @@ def facts_of(project: Project, session: Session | None) -> Facts:
                     script.run_env()
         finally:
             engine.dispose()
-    return remember(project, observer.facts())
+    return observer
+
+
+def model_differences(project: Project, facts: Facts, session: Session) -> list[dict[str, Any]]:
+    """How the database differs from the project's models, as ``alembic check`` finds it:
+    the models ``init_migrations`` recorded, or the ``target_metadata`` a project's own
+    env.py configures. None when there are no models."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    if project.managed:
+        models = recorded_models(_config(project))
+        metadata = find_metadata(load_models(models)) if models else None
+    else:
+        metadata = _observe_env(project, session).options.get("target_metadata")
+    if metadata is None:
+        return []
+    with ALEMBIC_GUARD:
+        engine = create_engine(session.url or DatabaseURL.parse("sqlite://"), lent=session)
+        try:
+            with engine.connect() as connection:
+                context = MigrationContext.configure(
+                    connection,
+                    opts={
+                        "include_name": without_history_table(),
+                        "compare_type": True,
+                        "version_table": facts.version_table,
+                        "version_table_schema": facts.version_table_schema,
+                    },
+                )
+                found = compare_metadata(context, metadata)
+        finally:
+            engine.dispose()
+    return [
+        _difference(entry)
+        for diff in found
+        for entry in (diff if isinstance(diff, list) else [diff])
+    ]
+
+
+def _difference(entry: Any) -> dict[str, Any]:
+    """One of autogenerate's differences (``("add_table", Table)``, ``("modify_type",
+    schema, table, column, ...)``...) as a plain dict."""
+    kind = str(entry[0])
+    subject = entry[1]
+    if kind.startswith("modify_"):
+        table, detail = str(entry[2]), str(entry[3])
+    elif kind in ("add_column", "remove_column"):
+        table, detail = str(entry[2]), str(entry[3].name)
+    elif kind in ("add_table", "remove_table"):
+        table, detail = str(subject.name), ""
+    else:  # indexes, constraints: they know their table
+        owner = getattr(subject, "table", None) or getattr(subject, "parent", None)
+        table = str(getattr(owner, "name", "") or "")
+        detail = str(getattr(subject, "name", "") or "")
+    where = f"{table}.{detail}" if detail else table
+    side = (
+        "the models have"
+        if kind.startswith("add_")
+        else (
+            "the database has"
+            if kind.startswith("remove_")
+            else "the models and the database differ on"
+        )
+    )
+    return {
+        "kind": kind,
+        "table": table,
+        "detail": detail,
+        "message": f"{side} {kind.split('_', 1)[1]} {where}",
+    }
 
 
 # -- the revision graph ----------------------------------------------------

@@ -6,7 +6,7 @@ This module imports neither Alembic nor SQLAlchemy; the steps import the private
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -178,6 +178,17 @@ class AlembicAdapter(SyncMigrationAdapter[Any]):
         from ._engine import applied
 
         return applied(project, _facts(project, session), session)
+
+    @classmethod
+    def _bookkeeping_tables(cls, directory: Path) -> Collection[str]:
+        return {_facts(_project(directory), None).version_table}
+
+    @classmethod
+    def _model_differences(cls, directory: Path, session: Session) -> list[dict[str, Any]]:
+        from ._engine import model_differences
+
+        project = _project(directory)
+        return model_differences(project, _facts(project, session), session)
 
     @classmethod
     def _revision_files(cls, directory: Path) -> Mapping[str, Sequence[Path]]:

@@ -8,7 +8,7 @@ this class's capabilities stays cheap.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -194,6 +194,10 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
 
         backend = _engine.on_session(session, _folder(directory).migration_table)
         return frozenset(_engine.applied_ids(backend))
+
+    @classmethod
+    def _bookkeeping_tables(cls, directory: Path) -> Collection[str]:
+        return {_folder(directory).migration_table, "_yoyo_log", "_yoyo_version", "yoyo_lock"}
 
     @classmethod
     def _revision_files(cls, directory: Path) -> Mapping[str, Sequence[Path]]:

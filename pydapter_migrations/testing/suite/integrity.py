@@ -67,3 +67,16 @@ class IntegritySuite(SuiteBase):
         assert self.call("verify", directory=str(directory), connection_string=url) == []
         accepted = db.query(f"SELECT revision FROM {_HISTORY} WHERE outcome = 'accepted'")
         assert accepted == [(r1,)]
+
+    def test_check_compares_the_database_with_its_revisions(
+        self, directory: Path, url: str, db: KitDatabase
+    ) -> None:
+        self.chain(directory, url, 2)
+        self.upgrade(directory, url)
+        check = {"directory": str(directory), "connection_string": url}
+        assert self.call("check", **check) == []
+        db.query("CREATE TABLE kit_by_hand (id integer)")
+        drift = self.call("check", **check)
+        assert [(d["source"], d["kind"], d["table"]) for d in drift] == [
+            ("revisions", "extra_table", "kit_by_hand")
+        ]
