@@ -6,6 +6,8 @@
 * ``mariadb_server``: a throwaway MariaDB server for the session (same skip / fail rule).
 * ``mariadb_url``: a fresh database on it for each test, as a ``mysql+pymysql://`` URL.
 * ``sqlite_url``: a SQLite file in the test's temporary directory.
+* ``migration_database`` and ``migration_checks``: for a project's own migrations (see
+  :mod:`pydapter_migrations.testing.checks`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from .checks import MigrationChecks
 from .mariadb import MariaDBNotAvailable, MariaDBServer
 from .postgres import PostgresNotAvailable, PostgresServer
 
@@ -66,3 +69,16 @@ def mariadb_url(mariadb_server: MariaDBServer) -> str:
 def sqlite_url(tmp_path: Path) -> str:
     """A URL of a SQLite file in this test's temporary directory."""
     return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def migration_database(tmp_path: Path) -> str:
+    """A fresh SQLite database's URL, for checking a project's own migrations."""
+    return f"sqlite:///{tmp_path / 'migration-checks.db'}"
+
+
+@pytest.fixture
+def migration_checks(migration_database: str) -> MigrationChecks:
+    """:func:`~pydapter_migrations.testing.assert_round_trip` and its companions, bound to
+    ``migration_database``."""
+    return MigrationChecks(migration_database)
