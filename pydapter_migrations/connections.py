@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import socket
 import sqlite3
 import traceback
@@ -189,7 +190,13 @@ def connect(url: DatabaseURL | str, *, purpose: str = "", create: bool = True) -
     opener = _OPENERS.get(url.backend)
     if opener is None:
         raise InvalidURLError(f"no connection is known for {url.backend} databases")
-    session = opener(url, purpose, create)
+    try:
+        session = opener(url, purpose, create)
+    except BaseException as exc:
+        # The frames below this one built the driver's arguments (query-string secrets
+        # included); an error tracker would record their variables.
+        traceback.clear_frames(exc.__traceback__)
+        raise
     session.url = given
     return session
 
@@ -198,6 +205,14 @@ async def connect_async(url: DatabaseURL | str, *, purpose: str = "") -> Any:
     """A connection of the URL's asyncio driver (asyncpg, aiosqlite, aiomysql, asyncmy),
     with the same session settings as :func:`connect`; the driver's own object."""
     url = DatabaseURL.parse(url)
+    try:
+        return await _connect_async(url, purpose)
+    except BaseException as exc:
+        traceback.clear_frames(exc.__traceback__)  # as in connect()
+        raise
+
+
+async def _connect_async(url: DatabaseURL, purpose: str) -> Any:
     if url.backend == "postgresql" and url.driver == "asyncpg":
         asyncpg = _import("asyncpg", "asyncpg", url)
         return await _guarded_async(asyncpg.connect, url, **_asyncpg_arguments(url, purpose))
@@ -240,16 +255,24 @@ def _guarded(
     """``connect_call(*args, **kwargs)`` with ``url``'s password added as ``password_key``.
 
     This frame is the only one of ours that holds the plain password; when the driver
-    fails, every frame below it that saw the password is cleared before the error goes on.
+    fails, every frame below it that saw the password is cleared, and the error goes on
+    as a copy without what the driver attached to it (see :func:`_without_connection`),
+    chained to nothing.
     """
     if url.password is not None:
         kwargs[password_key] = url.password
     try:
         return connect_call(*args, **kwargs)
+    except Exception as exc:
+        kwargs.clear()
+        failure = _without_connection(exc)
     except BaseException as exc:
         kwargs.clear()
         traceback.clear_frames(exc.__traceback__)
         raise
+    # Raised outside the except block: the original error (and its connection) would
+    # otherwise stay reachable as the copy's __context__.
+    raise failure
 
 
 async def _guarded_async(
@@ -260,10 +283,35 @@ async def _guarded_async(
         kwargs["password"] = url.password
     try:
         return await connect_call(*args, **kwargs)
+    except Exception as exc:
+        kwargs.clear()
+        failure = _without_connection(exc)
     except BaseException as exc:
         kwargs.clear()
         traceback.clear_frames(exc.__traceback__)
         raise
+    raise failure
+
+
+def _without_connection(error: Exception) -> Exception:
+    """A driver's connect error as it travels on: its frames cleared, and, where the
+    driver supports pickling its errors, a copy made that way (type, message, SQLSTATE
+    and server details kept; no traceback, no chained errors). psycopg attaches the failed
+    connection to its error (``pgconn``), whose connection options hold the plain
+    password; its pickling leaves that out."""
+    traceback.clear_frames(error.__traceback__)
+    try:
+        copy = pickle.loads(pickle.dumps(error))
+    except Exception:
+        copy = None
+    if type(copy) is not type(error) or str(copy) != str(error):
+        # Not picklable as itself: the error goes on as it is, less its traceback and
+        # what it was chained to.
+        error.__traceback__ = None
+        error.__cause__ = error.__context__ = None
+        return error
+    assert isinstance(copy, Exception)
+    return copy
 
 
 # -- SQLite --------------------------------------------------------------------
@@ -340,20 +388,33 @@ _LIBPQ = frozenset(
 _SSL_AS_SSLMODE = {"true": "require", "1": "require", "false": "disable", "0": "disable"}
 
 
+def _refuse_parameters(url: DatabaseURL, allowed: Callable[[str], bool], message: str) -> None:
+    """Refuse the first query parameter of ``url`` that ``allowed`` rejects (``message``
+    formatted with ``name`` and ``url``). Only the names are looked at, so no frame of the
+    error holds a parameter's value (``?password=`` included)."""
+    refused = sorted(name for name in url.query if not allowed(name))
+    if refused:
+        raise InvalidURLError(message.format(name=refused[0], url=url))
+
+
+# Query parameters of SQLAlchemy's asyncpg dialect that libpq does not know: dropped.
+_ASYNCPG_ONLY = frozenset({"ssl", "prepared_statement_cache_size"})
+
+
 def _libpq_query(url: DatabaseURL) -> dict[str, str]:
     """The URL's query as libpq parameters: ``ssl`` becomes ``sslmode``; an unknown one is
     refused by name."""
+    _refuse_parameters(
+        url,
+        lambda name: name in _LIBPQ or name in _ASYNCPG_ONLY,
+        "PostgreSQL connection parameter {name!r} in {url} is not one libpq knows (see the "
+        "PostgreSQL manual's list of connection parameters)",
+    )
     query = dict(url.query)
     if "ssl" in query:
         value = query.pop("ssl")
         query.setdefault("sslmode", _SSL_AS_SSLMODE.get(value.lower(), value))
     query.pop("prepared_statement_cache_size", None)  # SQLAlchemy's asyncpg option
-    unknown = sorted(set(query) - _LIBPQ)
-    if unknown:
-        raise InvalidURLError(
-            f"PostgreSQL connection parameter {unknown[0]!r} in {url} is not one libpq "
-            "knows (see the PostgreSQL manual's list of connection parameters)"
-        )
     return query
 
 
@@ -402,11 +463,11 @@ def _open_postgresql(url: DatabaseURL, purpose: str, create: bool) -> Session:
 
 def _open_pg8000(url: DatabaseURL, purpose: str) -> Session:
     pg8000 = _import("pg8000.dbapi", "pg8000", url)
+    supported = {"application_name", "connect_timeout", "sslmode", "ssl", "options"}
+    _refuse_parameters(
+        url, supported.__contains__, "pg8000 cannot take the parameter {name!r} in {url}"
+    )
     query = _libpq_query(url)
-    supported = {"application_name", "connect_timeout", "sslmode", "options"}
-    unsupported = sorted(set(query) - supported)
-    if unsupported:
-        raise InvalidURLError(f"pg8000 cannot take the parameter {unsupported[0]!r} in {url}")
     # pg8000 has no libpq: the settings of ``options`` (a tenant's search_path...) go in
     # its startup parameters, as libpq would send them.
     startup = parse_server_options(query.get("options", ""))
@@ -436,23 +497,48 @@ def _open_pg8000(url: DatabaseURL, purpose: str) -> Session:
     return Session(conn, family="postgresql", paramstyle="format", driver="pg8000")
 
 
+# What asyncpg takes of libpq's parameters: in its DSN, or translated.
+_ASYNCPG_QUERY = frozenset(
+    {"password", "sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "sslcrl",
+     "ssl_min_protocol_version", "ssl_max_protocol_version", "target_session_attrs",
+     "gsslib", "krbsrvname", "passfile", "application_name", "options", "connect_timeout"}
+)  # fmt: skip
+
+
+def _number(url: DatabaseURL, name: str, default: float) -> float:
+    """The query parameter ``name`` of ``url`` as a number of seconds."""
+    text = url.query.get(name)
+    if text is None:
+        return float(default)
+    try:
+        value: float | None = float(text)
+    except ValueError:
+        value = None
+    if value is None:
+        # Raised outside the except block: no __context__ with this frame.
+        raise InvalidURLError(f"{name} in {url} must be a number of seconds")
+    return value
+
+
 def _asyncpg_arguments(url: DatabaseURL, purpose: str) -> dict[str, Any]:
     """asyncpg's keyword arguments for ``url``: libpq's SSL parameters stay in the ``dsn``
     (asyncpg reads them there), ``options`` and ``application_name`` become
     ``server_settings``, ``connect_timeout`` becomes ``timeout``."""
+    _refuse_parameters(
+        url,
+        lambda name: (
+            name in _ASYNCPG_QUERY or name in _ASYNCPG_ONLY or name.startswith("keepalives")
+        ),
+        "asyncpg cannot take the parameter {name!r} in {url}",
+    )
+    timeout = _number(url, "connect_timeout", CONNECT_TIMEOUT)
     query = _libpq_query(url)
     settings: dict[str, str] = {
         "client_connection_check_interval": str(CHECK_INTERVAL_MS),
         "application_name": query.pop("application_name", application_name(purpose)),
     }
     settings.update(parse_server_options(query.pop("options", "")))
-    timeout = float(query.pop("connect_timeout", CONNECT_TIMEOUT))
-    allowed = {"password", "sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "sslcrl",
-               "ssl_min_protocol_version", "ssl_max_protocol_version", "target_session_attrs",
-               "gsslib", "krbsrvname", "passfile"}  # fmt: skip
-    unsupported = sorted(k for k in query if k not in allowed and not k.startswith("keepalives"))
-    if unsupported:
-        raise InvalidURLError(f"asyncpg cannot take the parameter {unsupported[0]!r} in {url}")
+    query.pop("connect_timeout", None)
     query = {k: v for k, v in query.items() if not k.startswith("keepalives")}
     plain = DatabaseURL(
         "postgresql", url.username, None, url.host, url.port, url.database, query
@@ -469,10 +555,10 @@ _MYSQL_QUERY = frozenset({"charset", "connect_timeout", "read_timeout", "write_t
 
 
 def _mysql_arguments(url: DatabaseURL, purpose: str) -> dict[str, Any]:
+    _refuse_parameters(
+        url, _MYSQL_QUERY.__contains__, "MySQL connection parameter {name!r} in {url} is not known"
+    )
     query = dict(url.query)
-    unknown = sorted(set(query) - _MYSQL_QUERY)
-    if unknown:
-        raise InvalidURLError(f"MySQL connection parameter {unknown[0]!r} in {url} is not known")
     kwargs: dict[str, Any] = {
         "host": url.host or "localhost",
         "port": url.port or 3306,

@@ -3,8 +3,10 @@ password never reaches a file or an error."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -181,6 +183,9 @@ class InputsSuite(SuiteBase):
         assert db.query("SELECT * FROM kit_settings") == [(4321, "utf8mb4")]
         self.downgrade(directory, url + "?read_timeout=30", "base")
         assert db.kit_tables() == set()
+        # Requiring TLS from the URL reaches the driver (the test server has none).
+        with pytest.raises(MigrationUpgradeError, match=r"(?i)ssl|tls"):
+            self.upgrade(directory, url + "?ssl_verify_cert=false")
         with pytest.raises(MigrationUpgradeError, match=r"no_such_parameter"):
             self.upgrade(directory, url + "?no_such_parameter=1")
         assert self.current(directory, url) is None
@@ -189,18 +194,42 @@ class InputsSuite(SuiteBase):
     def test_password_never_reaches_frames_of_a_failed_call(
         self, directory: Path, url: str, db: KitDatabase
     ) -> None:
-        # An error tracker records the local variables of every frame of a traceback.
-        secrets = DatabaseURL.parse(url).secrets()
+        # An error tracker records the local variables of every frame of a traceback, of
+        # every error chained to it (__cause__ and __context__ alike), and the attributes
+        # of each error; none may hold a password, wherever the URL carried it.
+        parsed = DatabaseURL.parse(url)
+        secrets = parsed.secrets()
         self.chain(directory, url, 1)
         self.new(directory, url, "fails", ["INSERT INTO kit_no_such_table VALUES (1)"], [])
-        wrong = DatabaseURL.parse(url).render(hide_password=False).replace(secrets[0], "wr0ng")
-        for target in (url, wrong):
-            with pytest.raises(MigrationError) as info:
-                self.upgrade(directory, target)
-            for frame, value in _frame_locals(info.value, skip=str(Path(__file__).parent.parent)):
-                text = _safe_repr(value)
-                for secret in (*secrets, "wr0ng"):
-                    assert secret not in text, f"{frame} holds the password in {text[:80]}"
+        plain = parsed.render(hide_password=False)
+        anonymous = replace(parsed, password=None)
+
+        def with_query(base: DatabaseURL, **query: str) -> str:
+            return replace(base, query={**base.query, **query}).render(hide_password=False)
+
+        targets = {
+            "a failing revision": url,
+            "a wrong password": plain.replace(secrets[0], "wr0ng"),
+            "a wrong password in the query": with_query(anonymous, password="wr0ngq"),
+            "a refused parameter beside ?password=": with_query(
+                anonymous, password="wr0ngq", no_such_parameter="1"
+            ),
+            "a refused parameter beside ?sslpassword=": with_query(
+                parsed, sslpassword="wr0ngs", no_such_parameter="1"
+            ),
+            "a bad port": plain.replace(f":{parsed.port}/", ":54x2/"),
+        }
+        words = (*secrets, "wr0ng", "wr0ngq", "wr0ngs")
+        for label, target in targets.items():
+            calls: list[Callable[[], Any]] = [functools.partial(self.upgrade, directory, target)]
+            if target != url:
+                calls.append(functools.partial(self.current, directory, target))
+            for call in calls:
+                with pytest.raises(MigrationError) as info:
+                    call()
+                for where, text in _reachable_texts(info.value, str(Path(__file__).parent.parent)):
+                    for word in words:
+                        assert word not in text, f"{label}: {where} holds a password: {text[:80]}"
 
     @requires("password_in_url")
     def test_password_never_reaches_files_or_errors(
@@ -254,6 +283,57 @@ def _frame_locals(error: BaseException, skip: str) -> Iterator[tuple[str, Any]]:
                     yield f"{code.co_filename}:{code.co_name}:{name}", value
             tb = tb.tb_next
         todo += [exc.__cause__, exc.__context__]
+
+
+def _reachable_texts(error: BaseException, skip: str) -> Iterator[tuple[str, str]]:
+    """What an error tracker could record of ``error``: the ``repr`` of every frame
+    variable (frames of files under ``skip`` excepted) and the text of every attribute,
+    a few levels deep, of it and of each exception chained to it."""
+    for where, value in _frame_locals(error, skip):
+        yield where, _safe_repr(value)
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error]
+    while todo:
+        exc = todo.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        yield from _attribute_texts(type(exc).__name__, exc)
+        todo += [exc.__cause__, exc.__context__, getattr(exc, "orig", None)]
+
+
+def _attribute_texts(name: str, root: BaseException, depth: int = 4) -> Iterator[tuple[str, str]]:
+    """``root``'s attributes (psycopg's failed ``pgconn`` and its connection options...)
+    as text, ``depth`` levels deep; chained exceptions are walked on their own."""
+    seen: set[int] = set()
+    todo: list[tuple[str, Any, int]] = [(name, root, 0)]
+    while todo and len(seen) < 5000:
+        where, value, level = todo.pop()
+        if id(value) in seen or value is None or isinstance(value, bool | int | float):
+            continue
+        seen.add(id(value))
+        if isinstance(value, str | bytes | bytearray):
+            yield where, value if isinstance(value, str) else bytes(value).decode(errors="replace")
+            continue
+        if (level and isinstance(value, BaseException)) or isinstance(value, type):
+            continue
+        yield where, _safe_repr(value)
+        if level >= depth or inspect.ismodule(value) or inspect.isroutine(value):
+            continue
+        if isinstance(value, dict):
+            todo += [(f"{where}[{k!r}]", v, level + 1) for k, v in value.items()]
+        elif isinstance(value, list | tuple | set | frozenset):
+            todo += [(f"{where}[{i}]", v, level + 1) for i, v in enumerate(value)]
+        else:
+            for attribute in dir(value):
+                if attribute.startswith("__") or attribute in ("with_traceback", "add_note"):
+                    continue
+                try:
+                    child = getattr(value, attribute)
+                except Exception:
+                    continue
+                if not inspect.isroutine(child):
+                    todo.append((f"{where}.{attribute}", child, level + 1))
 
 
 def _safe_repr(value: Any) -> str:
