@@ -75,7 +75,7 @@ def test_yoyo_registry_is_left_as_found_and_depends_resolve_per_directory(
     )
     (first / "versions" / f"{r1}.sql").rename(first / "versions" / "20000101_000000_000000.sql")
     YoyoAdapter.get_migration_history(directory=first)
-    with pytest.raises(MigrationUpgradeError, match="dependencies"):
+    with pytest.raises(MigrationUpgradeError, match="depends on 20000101_000000_000000"):
         YoyoAdapter.upgrade(directory=second, connection_string=other_db)
     assert registry == before
 

@@ -88,10 +88,11 @@ class PlainSQLAdapter(SyncMigrationAdapter[None]):
         for revision in plan.revisions:
             db.execute("BEGIN")
             try:
+                # Its 'started' row: on MySQL its first DDL statement commits it, so a
+                # revision that dies half-way is known (elsewhere it rolls back with it).
+                run.revision_started(revision)
                 for statement in _statements(run.directory, revision, "up" if up else "down"):
                     db.execute(statement)
-                if db.family == "mysql" and not db.in_transaction():
-                    db.execute("BEGIN")  # its DDL committed by itself: bookkeeping apart
                 run.before_commit(revision)
                 if up:
                     db.execute(f"INSERT INTO {_TABLE} VALUES (?)", (revision,))
