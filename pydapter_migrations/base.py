@@ -722,6 +722,7 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
                 raise error_type(f"{operation} needs a target revision (head, base, an id, -1)")
             target = target.strip()
             path = cls._initialised_directory(directory, error_type)
+            timeout = check_timeout(lock_timeout)  # refused with sql=True too
             if sql:
                 if not cls.supports_sql:
                     raise error_type(f"the {cls.migration_key} backend cannot render SQL")
@@ -733,7 +734,6 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
                     "migration applied to it would be gone at once; use a file "
                     "(sqlite:///app.db)"
                 )
-            timeout = check_timeout(lock_timeout)
             hooks = _hooks(registry, observers)
             accepted = _revision_ids(allow_changed, "allow_changed")
         run_migration(

@@ -112,8 +112,12 @@ class MariaDBServer:
 
     user = "pydapter"
 
-    def __init__(self, binaries: MariaDBBinaries | None = None) -> None:
+    def __init__(
+        self, binaries: MariaDBBinaries | None = None, *, settings: dict[str, str] | None = None
+    ) -> None:
         self.binaries = binaries or find_binaries()
+        #: Server options added to (or replacing) the defaults, e.g. ``ssl-cert``.
+        self.settings = dict(settings or {})
         # Characters that need percent-encoding in a URL.
         self.password = f"pw%{secrets.token_hex(4)}@x"
         self.port = 0
@@ -171,6 +175,7 @@ class MariaDBServer:
             "tmpdir": self.root,
             "port": self.port,
             **_SERVER_SETTINGS,
+            **self.settings,
         }
         lines = [f"{key}={value}" if value != "" else key for key, value in settings.items()]
         (self.root / "my.cnf").write_text("[mariadbd]\n" + "\n".join(lines) + "\n")

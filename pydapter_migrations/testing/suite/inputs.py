@@ -90,9 +90,14 @@ class InputsSuite(SuiteBase):
                 self.downgrade(directory, bad, "base")
             for error in (up.value, down.value):
                 assert "SECRET" not in str(error) and "TAIL" not in str(error)
-        for timeout in (float("nan"), float("inf"), -1):
+        for timeout in (float("nan"), float("inf"), -1, "5"):
             with pytest.raises(MigrationUpgradeError, match="lock_timeout"):
                 self.upgrade(directory, url, lock_timeout=timeout)
+            if self.adapter.supports_sql:  # checked when printing the SQL too
+                with pytest.raises(MigrationUpgradeError, match="lock_timeout"):
+                    self.upgrade(directory, url, lock_timeout=timeout, sql=True)
+                with pytest.raises(MigrationDowngradeError, match="lock_timeout"):
+                    self.downgrade(directory, url, "base", lock_timeout=timeout, sql=True)
         with pytest.raises(MigrationUpgradeError, match="not a directory"):
             self.upgrade(not_empty / "keep.txt", url)
         assert snapshot(tmp_path) == before
