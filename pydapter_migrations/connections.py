@@ -232,12 +232,22 @@ async def _connect_async(url: DatabaseURL, purpose: str) -> Any:
         kwargs = _mysql_arguments(url, purpose)
         if url.driver == "aiomysql":
             kwargs["db"] = kwargs.pop("database", None)
-        # Both go on without TLS where the server offers none: preferred as it should be,
-        # and checked where it was required.
         tls = mysql_tls(url)
-        if tls.context is not None:
+        server = (kwargs["host"], kwargs["port"], kwargs.get("unix_socket"))
+        if tls.context is not None and not (tls.mode == "preferred" and server in _NO_TLS):
             kwargs["ssl"] = tls.context
-        conn = await _guarded_async(module.connect, url, **kwargs)
+        try:
+            conn = await _guarded_async(module.connect, url, **kwargs)
+        except Exception as exc:
+            # aiomysql goes on without TLS where the server offers none; asyncmy fails
+            # the handshake instead, so *preferred* retries without and remembers.
+            if tls.mode != "preferred" or "ssl" not in kwargs or "SSL" not in str(exc):
+                raise
+            conn = None
+        if conn is None:  # retried outside the except block: nothing chains to the refusal
+            _NO_TLS.add(server)
+            del kwargs["ssl"]
+            conn = await _guarded_async(module.connect, url, **kwargs)
         if tls.mode == "required":
             async with conn.cursor() as cursor:
                 await cursor.execute("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
