@@ -222,3 +222,74 @@ def test_an_environment_glob_and_the_usage_errors(project: Project, tmp_path: Pa
         assert says in result.stderr, (args, result.stderr)
     down = cli("-e", "tenant_*", "downgrade", "-1", cwd=tmp_path)
     assert down.returncode == 0 and "1 revision reverted" in down.stdout
+
+
+def _on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
+    """``pydapter-migrate ARGS`` with its standard output on a pseudo-terminal of 40x120;
+    its exit status and what the terminal received, escape sequences and all."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    from fleet_helpers import PROGRAM, environ
+
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {k: v for k, v in environ().items() if k not in ("NO_COLOR", "COLUMNS", "CI")}
+    proc = subprocess.Popen(
+        [PROGRAM, *args], cwd=cwd, env=env, stdout=secondary, stderr=subprocess.PIPE
+    )
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 65536)
+        except OSError:  # EIO once the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(primary)
+    assert proc.stderr is not None
+    return proc.returncode, b"".join(chunks).decode() + proc.stderr.read().decode()
+
+
+def test_on_a_terminal_a_line_per_target_in_flight_an_overall_bar_and_a_table(
+    project: Project, tmp_path: Path
+) -> None:
+    import re
+
+    directory, ids = project("alembic", 3, sleep=0.1)
+    targets = _sqlite(tmp_path / "dbs", 5)
+    path = write_targets(tmp_path / "targets.txt", targets)
+    args = ["-d", str(directory), "upgrade", "--targets", str(path), "--parallel", "2"]
+    code, screen = _on_a_terminal(args, tmp_path)
+    assert code == 0, screen
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
+    frames = plain.replace("\r\n", "\n").replace("\r", "\n").splitlines()
+    # The overall bar, counting the targets done.
+    assert any("upgrade fleet (5 targets)" in f and "0/5" in f for f in frames), plain
+    assert any("upgrade fleet (5 targets)" in f and "4/5" in f for f in frames), plain
+    # A line per target in flight, with its own count of revisions.
+    assert any(re.search(r"^\S\s+db0\d\s.*[0-3]/3", f) for f in frames), plain
+    assert "\x1b[2K" in screen  # redrawn in place, not printed line after line
+    # A permanent line per target as it finishes, then the table and the closing line.
+    for name in targets:
+        assert any(
+            f.startswith(f"ok       {name}  3 revisions applied (base -> {ids[-1]})")
+            for f in frames
+        ), name
+    header = next(f for f in frames if " target " in f)
+    assert all(column in header for column in ("status", "from", "to", "revisions", "seconds"))
+    assert sum(bool(re.match(rf"^ {n}\s+migrated\s", f)) for n in targets for f in frames) == 5
+    assert "upgrade to head: 5 of 5 targets succeeded" in plain
+
+    # Failing targets: the exit status says so, the table names why.
+    query(targets["db03"], "DROP TABLE applied_log")
+    code, screen = _on_a_terminal([*args[:2], "downgrade", "base", *args[3:]], tmp_path)
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
+    assert code == 1, plain
+    assert "downgrade to base: 4 of 5 targets succeeded" in plain
+    assert "failed: db03" in plain
