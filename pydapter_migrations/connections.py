@@ -364,7 +364,12 @@ def _sqlite_target(url: DatabaseURL, *, create: bool) -> tuple[str, bool]:
 
 def _open_sqlite(url: DatabaseURL, purpose: str, create: bool) -> Session:
     target, uri = _sqlite_target(url, create=create)
-    conn = sqlite3.connect(target, uri=uri, isolation_level=None, timeout=_sqlite_timeout(url))
+    # Not bound to its thread: an env.py may migrate on a worker thread of its own, and
+    # the async adapters hand the session to one (one user at a time either way).
+    conn = sqlite3.connect(
+        target, uri=uri, isolation_level=None, timeout=_sqlite_timeout(url),
+        check_same_thread=False,
+    )  # fmt: skip
     return Session(conn, family="sqlite", paramstyle="qmark", driver="")
 
 

@@ -322,9 +322,10 @@ def run_migration(
                         recorder.ensure(run.session, lambda: applied(run))
                     run.begin(migration_plan)
                     apply(run, migration_plan)
-                    if run.done or run.operation == Operation.STAMP:
+                    if migration_plan.revisions or run.done or operation == Operation.STAMP:
                         recorded = applied(run)
                         _check_reported(run, recorded, misdirected_hint)
+                        _check_complete(run, migration_plan.revisions, recorded)
                         if run.operation == Operation.STAMP:
                             _record_stamp(run, recorder, rows, recorded)
             except Exception as exc:
@@ -488,6 +489,29 @@ def _check_reported(run: MigrationRun, recorded: frozenset[str], hint: str) -> N
         f"{run.url} does not record that: the migrations ran against another database"
         + (f" ({hint})" if hint else ""),
         revision=wrong[0],
+    )
+
+
+def _check_complete(run: MigrationRun, planned: Sequence[str], recorded: frozenset[str]) -> None:
+    """Raise unless every planned revision is now applied (upgrade) or reverted (downgrade):
+    an environment that returns without an error but skipped them (an ``env.py`` that
+    swallows a failure, or never calls ``run_migrations``) is not a success."""
+    if run.operation == Operation.UPGRADE:
+        left = [revision for revision in planned if revision not in recorded]
+        state = "not applied"
+    elif run.operation == Operation.DOWNGRADE:
+        left = [revision for revision in planned if revision in recorded]
+        state = "still applied"
+    else:
+        return
+    if not left:
+        return
+    raise run.error(
+        f"the {run.operation} to {run.target} ended without an error, but {len(left)} of its "
+        f"{len(planned)} revisions {'is' if len(left) == 1 else 'are'} {state} "
+        f"({', '.join(left)}): the migration environment did not run them (does env.py "
+        "catch an error, or skip run_migrations?)",
+        revision=left[0],
     )
 
 

@@ -138,6 +138,10 @@ def _config(
     if options is not None:
         config.attributes[ATTRIBUTE] = options
     if url is not None:
+        if not project.managed and project.asyncio_env:
+            # Alembic's async template makes an asyncio engine of it: the same database
+            # through the family's asyncio driver, as its own ini would name it.
+            url = url.asynchronous()
         # In memory only; '%' escaped, since configparser interpolates (alembic#1279).
         config.set_main_option("sqlalchemy.url", url.render(hide_password=False).replace("%", "%%"))
     if connection is not None:

@@ -48,6 +48,16 @@ class Project:
             return False
         return any(f"from {name}import" in text for name in _MANAGED_IMPORTS)
 
+    @cached_property
+    def asyncio_env(self) -> bool:
+        """Whether a project's own ``env.py`` makes an asyncio engine from
+        ``sqlalchemy.url`` (Alembic's ``async`` template), and so needs an async driver."""
+        try:
+            text = (self.script_location / "env.py").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+        return "async_engine_from_config" in text or "create_async_engine" in text
+
     @property
     def cache_dir(self) -> Path:
         """Where this plugin keeps what it learnt of the project (graph, env.py facts)."""

@@ -138,6 +138,16 @@ def _project(
     return ini
 
 
+def _project_with_env(root: Path, old: str, new: str) -> Path:
+    """A project as :func:`_project` makes it, with ``old`` replaced by ``new`` in env.py."""
+    ini = _project(root, "sqlite:///decoy.db")
+    env = root / "scripts" / "env.py"
+    text = env.read_text()
+    assert old in text
+    env.write_text(text.replace(old, new))
+    return ini
+
+
 def _steps(folder: Path, count: int, prefix: str = "aaaa") -> list[str]:
     revisions = [f"{prefix}{n:08d}" for n in range(1, count + 1)]
     for n, revision in enumerate(revisions):
@@ -311,3 +321,67 @@ def test_the_ini_and_env_py_are_never_written(tmp_path: Path, sqlite_url: str) -
     assert "s@cret" not in "".join(
         p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file() and p != ini
     )
+
+
+def test_alembics_async_template_runs_unchanged(tmp_path: Path, url: str) -> None:
+    # `alembic init -t async`: env.py makes an asyncio engine from sqlalchemy.url, so it
+    # gets the database through the family's asyncio driver, whichever URL was given.
+    from alembic import command
+    from alembic.config import Config
+    from pydapter_migrations_alembic import AsyncAlembicAdapter
+
+    ini = tmp_path / "alembic.ini"
+    command.init(Config(str(ini)), str(tmp_path / "scripts"), template="async")
+    before = (tmp_path / "scripts" / "env.py").read_bytes()
+    revisions = _steps(tmp_path / "scripts" / "versions", 2)
+    kw = {"directory": ini, "connection_string": url}
+    AlembicAdapter.upgrade(**kw)
+    assert AlembicAdapter.get_current_revision(**kw) == revisions[-1]
+    db = KitDatabase(DatabaseURL.parse(url))
+    assert {f"t_{r}" for r in revisions} <= db.tables()
+    AlembicAdapter.downgrade(revisions[0], **kw)
+    assert f"t_{revisions[-1]}" not in db.tables()
+    asynchronous = DatabaseURL.parse(url).asynchronous().render(hide_password=False)
+    import asyncio
+
+    asyncio.run(AsyncAlembicAdapter.upgrade(directory=ini, connection_string=asynchronous))
+    assert AlembicAdapter.get_current_revision(**kw) == revisions[-1]
+    assert {f"t_{r}" for r in revisions} <= db.tables()
+    assert (tmp_path / "scripts" / "env.py").read_bytes() == before
+
+
+def test_an_env_py_may_migrate_the_shared_connection_on_a_thread_of_its_own(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    # Some env.py files run the migrations on a worker thread (an executor, asyncio's
+    # to_thread); the connection lent to them must allow it, SQLite's included.
+    ini = _project_with_env(
+        tmp_path,
+        "    run_migrations_online()",
+        "    import threading\n\n    worker = threading.Thread(target=run_migrations_online)\n"
+        "    worker.start()\n    worker.join()",
+    )
+    revisions = _steps(tmp_path / "scripts" / "versions", 2)
+    AlembicAdapter.upgrade(directory=ini, connection_string=sqlite_url)
+    assert (
+        AlembicAdapter.get_current_revision(directory=ini, connection_string=sqlite_url)
+        == (revisions[-1])
+    )
+    assert {f"t_{r}" for r in revisions} <= KitDatabase(DatabaseURL.parse(sqlite_url)).tables()
+
+
+def test_an_env_py_that_skips_the_migrations_is_not_a_success(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    # An env.py that returns without running them (here: it swallows every error) must
+    # not make an upgrade that applied nothing look like one that worked.
+    ini = _project_with_env(
+        tmp_path,
+        "    run_migrations_online()",
+        "    try:\n        run_migrations_online(1)\n    except Exception:\n        pass",
+    )
+    revisions = _steps(tmp_path / "scripts" / "versions", 2)
+    with pytest.raises(MigrationUpgradeError, match="did not run them") as failed:
+        AlembicAdapter.upgrade(directory=ini, connection_string=sqlite_url)
+    assert failed.value.revision == revisions[0] and ", ".join(revisions) in str(failed.value)
+    assert AlembicAdapter.get_current_revision(directory=ini, connection_string=sqlite_url) is None
