@@ -133,6 +133,12 @@ def _run(operation: str, values: dict[str, Any]) -> None:
         revision = _check_target(str(revision))
     if values.get("sql"):
         raise click.UsageError("--sql prints the SQL of one database; it does not take a fleet")
+    if values.get("dry_run"):
+        # Never dropped on the way: a dry run that migrated would be the worst surprise.
+        raise click.UsageError(
+            "--dry-run previews one database as text; it takes neither a fleet nor --json "
+            "(status --targets FILE --json lists what each target would get)"
+        )
     targets, backend, directory = _targets(values.get("targets_file"))
     if values.get("shard"):
         targets = fleets.select_shard(targets, str(values["shard"]))
@@ -152,6 +158,7 @@ def _run(operation: str, values: dict[str, Any]) -> None:
                 revision or "head",
                 skip_locked=bool(values.get("skip_locked")),
                 lock_timeout=values.get("lock_timeout"),
+                allow_changed=tuple(values.get("allow_changed") or ()),
                 **common,
             )
         elif operation == "downgrade":

@@ -25,7 +25,7 @@ finished by running it again: every database records where it is.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from functools import wraps
 from pathlib import Path
 from typing import Any, ParamSpec
@@ -77,6 +77,10 @@ Backend = str | type[Any]
 Progress = Callable[[FleetEvent], None]
 
 
+#: Keywords of every adapter's ``upgrade`` that the fleet passes on to each target.
+_CORE_OPTIONS = frozenset({"allow_changed"})
+
+
 def upgrade_many(
     targets: TargetsLike,
     revision: str = "head",
@@ -90,6 +94,7 @@ def upgrade_many(
     lock_timeout: float | None = None,
     shard: str | tuple[int, int] | None = None,
     create_schemas: bool = True,
+    allow_changed: Collection[str] = (),
     progress: Progress | None = None,
     **options: Any,
 ) -> FleetResult:
@@ -102,10 +107,16 @@ def upgrade_many(
     is done last, after waiting for that runner. ``fail_fast``: the first failure stops
     the start of new targets. ``lock_timeout``: seconds to wait for a target's lock
     (default: the adapter's, 60). ``shard``: ``"I/N"``, this runner's share.
-    ``create_schemas``: create a target's missing PostgreSQL schema first. ``progress``
+    ``create_schemas``: create a target's missing PostgreSQL schema first.
+    ``allow_changed``: applied revisions whose change is accepted, as for ``upgrade``
+    (on every target). ``progress``
     is called with a :class:`FleetEvent` as targets start, run and finish. Other
     keywords go to the adapter's ``upgrade`` (those it declares in ``extra_options``).
     """
+    if isinstance(allow_changed, str):
+        raise TypeError("allow_changed must be a collection of revision ids, not a string")
+    if allow_changed:
+        options = {**options, "allow_changed": list(allow_changed)}
     return _fleet(
         "upgrade", targets, revision, directory, backend, parallel, workers, skip_locked,
         fail_fast, lock_timeout, shard, create_schemas, progress, options,
@@ -203,7 +214,7 @@ def _fleet(
         if not isinstance(revision, str) or not revision.strip():
             raise ValueError(f"{operation} needs a target revision (head, base, an id, -1)")
         allowed = getattr(adapter, "extra_options", {}).get(operation, frozenset())
-        unknown = sorted(set(options) - set(allowed))
+        unknown = sorted(set(options) - set(allowed) - _CORE_OPTIONS)
         if unknown:
             raise TypeError(f"{operation}_many() got an unexpected keyword argument {unknown[0]!r}")
     chosen = _targets(targets)

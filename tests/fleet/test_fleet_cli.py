@@ -293,3 +293,41 @@ def test_on_a_terminal_a_line_per_target_in_flight_an_overall_bar_and_a_table(
     assert code == 1, plain
     assert "downgrade to base: 4 of 5 targets succeeded" in plain
     assert "failed: db03" in plain
+
+
+def test_upgrade_options_are_never_dropped_on_the_way_to_a_fleet(
+    project: Project, tmp_path: Path
+) -> None:
+    # --dry-run with a fleet or --json is refused (it once migrated them for real), and
+    # --allow-changed reaches every target, as it does one database.
+    directory, ids = project("yoyo", 2)
+    targets = _sqlite(tmp_path / "dbs", 2)
+    write_targets(tmp_path / "targets.txt", targets)
+    common = ["-b", "yoyo", "-d", str(directory)]
+    one = ["--url", targets["db00"]]
+    for args in (["upgrade", "--targets", "targets.txt", "--dry-run"],
+                 [*one, "upgrade", "--dry-run", "--json"]):  # fmt: skip
+        dry = cli(*common, *args, cwd=tmp_path)
+        assert dry.returncode == 2 and "--dry-run previews one database" in dry.stderr
+    assert not any((tmp_path / "dbs").iterdir())  # no database even created
+
+    assert cli(*common, "upgrade", "--targets", "targets.txt", cwd=tmp_path).returncode == 0
+    first = directory / "versions" / f"{ids[0]}.sql"
+    for n, args in enumerate(
+        (["upgrade", "--targets", "targets.txt"], [*one, "upgrade", "--json"])
+    ):
+        first.write_text(first.read_text() + f"\nSELECT {n};\n")  # an applied revision changed
+        refused = cli(*common, *args, cwd=tmp_path)
+        assert refused.returncode == 1 and "--allow-changed" in refused.stdout + refused.stderr
+        accepted = cli(*common, *args, "--allow-changed", ids[0], cwd=tmp_path)
+        assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    for url in targets.values():
+        assert applied_counts(url) == dict.fromkeys(ids, 1)
+    from pydapter_migrations.fleet import upgrade_many
+
+    first.write_text(first.read_text() + "\nSELECT 2;\n")
+    kw: dict[str, Any] = {"directory": directory, "backend": "yoyo"}
+    assert not upgrade_many(targets, **kw).ok
+    assert upgrade_many(targets, allow_changed=[ids[0]], **kw).ok
+    with pytest.raises(TypeError, match="collection of revision ids"):
+        upgrade_many(targets, allow_changed=ids[0], **kw)
