@@ -22,13 +22,14 @@ import json
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Checksum", "checksum_files", "checksums_of"]
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: stamps hold ctime and inode too
 
 
 @dataclass(frozen=True)
@@ -76,15 +77,27 @@ def checksums_of(
             except OSError:
                 continue
         result[revision] = checksum
-        fresh[key] = [stamps, checksum.exact, checksum.content]
+        if not any(_racy(stamp) for stamp in stamps):
+            fresh[key] = [stamps, checksum.exact, checksum.content]
     if cache is not None and fresh != entries:
         cache.save(fresh)
     return result
 
 
 def _stamp(path: Path) -> list[int]:
+    """What git's index compares too: ``cp -p``, ``touch -r`` or ``tar x`` can give an
+    edited file its old size and mtime, but not its old ctime or inode."""
     stat = path.stat()
-    return [stat.st_size, stat.st_mtime_ns]
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
+#: A file changed this recently may change again within the clock's resolution without
+#: its stamp changing: its checksum is not cached (git's "racily clean" entries).
+_RACY_NS = 2_000_000_000
+
+
+def _racy(stamp: list[int]) -> bool:
+    return time.time_ns() - max(stamp[1], stamp[2]) < _RACY_NS
 
 
 def _framed(name: bytes, data: bytes) -> bytes:

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .connections import Session
+from .errors import MigrationError
 from .urls import quote_identifier
 
 logger = logging.getLogger("pydapter_migrations")
@@ -102,7 +103,17 @@ class Ledger:
         """The table as this session names it: in a tenant's schema when its URL names one
         (never a same-named table further along the search path)."""
         schema = getattr(session.url, "schema", None) if session.url is not None else None
-        if not schema or "." in self.table:
+        if not schema:
+            return self.table
+        if "." in self.table:
+            if self.table.partition(".")[0] != schema:
+                # Every tenant's rows in one table, none saying whose: one tenant's repair
+                # or accepted change would speak for the others.
+                raise MigrationError(
+                    f"the history table {self.table} names a schema, but this URL migrates "
+                    f"the tenant schema {schema}: every tenant would share one history. "
+                    f"Set {TABLE_VARIABLE} to a table name alone (kept in each tenant's schema)"
+                )
             return self.table
         # Quoted when it must be: a schema's name may hold capitals or spaces.
         return f"{quote_identifier(schema)}.{self.table}"
