@@ -66,4 +66,7 @@ for _command, _operation in (
 
 def main(args: list[str] | None = None, prog_name: str = PROG_NAME) -> None:
     """Entry point of ``pydapter-migrate`` and ``python -m pydapter_migrations``."""
+    from .output import tolerate_closed_stdout
+
+    tolerate_closed_stdout()
     cli.main(args=args, prog_name=prog_name)

@@ -20,9 +20,56 @@ if TYPE_CHECKING:
 
     from ..events import MigrationEvent
 
-__all__ = ["RunReporter", "echo_json", "render_backends", "render_history", "render_status"]
+__all__ = [
+    "RunReporter",
+    "echo_json",
+    "render_backends",
+    "render_history",
+    "render_status",
+    "tolerate_closed_stdout",
+]
 
 _VERBS = {"upgrade": "applied", "downgrade": "reverted", "stamp": "stamped"}
+
+
+class _ClosedStdoutTolerant:
+    """Standard output that shrugs off a reader who went away (``| head -1``): the rest of
+    the output goes to /dev/null and the command carries on. A migration must never stop
+    half-way because nobody reads its progress any more."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._to_devnull()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._to_devnull()
+
+    def _to_devnull(self) -> None:
+        import os
+
+        # The descriptor now points at /dev/null: what the stream still holds, and the
+        # interpreter's flush at exit, go there without a word.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def tolerate_closed_stdout() -> None:
+    """Make ``sys.stdout`` carry on when its reader closes the pipe."""
+    if not isinstance(sys.stdout, _ClosedStdoutTolerant):
+        sys.stdout = _ClosedStdoutTolerant(sys.stdout)
 
 
 def echo_json(data: Any) -> None:
