@@ -264,6 +264,12 @@ class DatabaseURL:
             raise ValueError(f"schemas are a PostgreSQL feature; {self} is a {self.backend} URL")
         if not isinstance(schema, str) or not schema or "\x00" in schema:
             raise ValueError(f"invalid schema name {schema!r}")
+        if len(schema.encode()) > _MAX_IDENTIFIER_BYTES:
+            # PostgreSQL would cut it, and two long names would be one schema under two locks.
+            raise ValueError(
+                f"schema name {schema[:20]!r}... is {len(schema.encode())} bytes long; "
+                f"PostgreSQL keeps {_MAX_IDENTIFIER_BYTES} of a name"
+            )
         settings = self.server_settings()
         settings.pop("search_path", None)
         settings["search_path"] = quote_identifier(schema)
@@ -448,6 +454,10 @@ def _ambiguous_at(text: str, match: re.Match[str]) -> str:
             "'@' in a query value (or a password) must be percent-encoded as %40"
         )
     return ""
+
+
+#: PostgreSQL's NAMEDATALEN - 1: longer identifiers are silently cut to this.
+_MAX_IDENTIFIER_BYTES = 63
 
 
 def _is_secret_key(key: str) -> bool:

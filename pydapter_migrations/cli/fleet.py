@@ -215,7 +215,11 @@ def _targets(targets_file: Path | None) -> tuple[list[Target], str, Path]:
         return found.targets, found.backend, found.directory
     settings = state.settings()
     if targets_file is not None:
-        return read_targets(targets_file), settings.backend, settings.directory
+        targets = read_targets(targets_file)
+        if not targets:
+            # A file rendered empty by mistake must not make a deploy look done.
+            raise TargetsError(f"the targets file {targets_file} lists no target")
+        return targets, settings.backend, settings.directory
     url = require_url(settings, "the fleet")
     return [Target(state.env or "default", url)], settings.backend, settings.directory
 

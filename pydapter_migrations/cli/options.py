@@ -194,9 +194,29 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON data only.")(func)
 
 
+class _Seconds(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2 on
+    """A finite, non-negative number of seconds (``nan`` and ``inf`` are usage errors, as
+    ``-1`` is)."""
+
+    name = "seconds"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        import math
+
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or seconds < 0:
+            self.fail(f"{value!r} is not a finite number of seconds >= 0", param, ctx)
+        return seconds
+
+
 lock_timeout_option = click.option(
     "--lock-timeout",
-    type=click.FloatRange(min=0),
+    type=_Seconds(),
     metavar="SECONDS",
     help="Give up after waiting this long for the database's migration lock (default: 60).",
 )

@@ -331,3 +331,25 @@ def test_upgrade_options_are_never_dropped_on_the_way_to_a_fleet(
     assert upgrade_many(targets, allow_changed=[ids[0]], **kw).ok
     with pytest.raises(TypeError, match="collection of revision ids"):
         upgrade_many(targets, allow_changed=ids[0], **kw)
+
+
+def test_targets_and_timeouts_that_would_mislead_are_usage_errors(
+    project: Project, tmp_path: Path
+) -> None:
+    directory, _ = project("yoyo", 1)
+    common = ["-b", "yoyo", "-d", str(directory)]
+    (tmp_path / "empty.txt").write_text("# rendered from an empty list\n\n")
+    long = "t" * 64  # PostgreSQL would cut it to 63 bytes: two such tenants, one schema
+    (tmp_path / "long.txt").write_text(f"a postgresql://u@h/db schema={long}\n")
+    for args, says in [
+        (["upgrade", "--targets", "empty.txt"], "lists no target"),
+        (["status", "--targets", "empty.txt"], "lists no target"),
+        (["upgrade", "--targets", "long.txt"], "PostgreSQL keeps 63"),
+        (["--url", "sqlite:///x.db", "upgrade", "--lock-timeout", "nan"], "finite number"),
+        (["--url", "sqlite:///x.db", "upgrade", "--lock-timeout", "inf"], "finite number"),
+        (["--url", "sqlite:///x.db", "upgrade", "--lock-timeout", "-1"], "finite number"),
+    ]:
+        result = cli(*common, *args, cwd=tmp_path)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert says in result.stderr, (args, result.stderr)
+    assert not (tmp_path / "x.db").exists()
