@@ -40,7 +40,7 @@ from .events import Operation
 from .hooks import MigrationHooks
 from .integrity import changed_revisions, dirty_problems, graph_problems, recorded_checksums
 from .ledger import APPLIED, DIRTY, Ledger, LedgerRow
-from .locking import DEFAULT_LOCK_TIMEOUT, check_timeout
+from .locking import DEFAULT_LOCK_TIMEOUT, check_timeout, lock_in_use
 from .revisions import HEAD, slugify
 from .runner import MigrationPlan, MigrationRun, RepairTarget, error_type_of, run_migration
 from .urls import DatabaseURL, InvalidURLError
@@ -453,8 +453,14 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
         with cls._guard(MigrationError, "verify", connection_string) as url:
             cls._require_steps("verify", "_applied", "_history", "_is_initialised")
             path = cls._initialised_directory(directory, MigrationError)
-            with _reading(cls._session_url(cls._require_url(url, MigrationError))) as session:
+            target = cls._require_url(url, MigrationError)
+            with _reading(cls._session_url(target)) as session:
                 rows = Ledger().rows(session, (*APPLIED, *DIRTY))
+                # A started row while a run holds the lock is that run at work (probed
+                # only then: it costs a query).
+                busy = any(row.outcome == "started" for row in rows) and lock_in_use(
+                    target, session
+                )
                 try:
                     applied = cls._applied(path, session)
                     history = cls._history(path, None)
@@ -466,9 +472,13 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
                         "parent": error.parent,
                         "message": error.message,
                     }
-                    return [broken, *dirty_problems(r for r in rows if r.outcome in DIRTY)]
+                    dirty = dirty_problems(
+                        (r for r in rows if r.outcome in DIRTY), in_progress=busy
+                    )
+                    return [broken, *dirty]
             problems = graph_problems(history, applied, single_head=cls.expects_single_head)
-            problems += dirty_problems(row for row in rows if row.outcome in DIRTY)
+            dirty_rows = (row for row in rows if row.outcome in DIRTY)
+            problems += dirty_problems(dirty_rows, in_progress=busy)
             recorded = recorded_checksums(rows)
             files = cls._revision_files(path)
             candidates = {r: files[r] for r in applied if r in files and r in recorded}
@@ -716,6 +726,7 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
         repair: tuple[RepairTarget, str] | None = None,
     ) -> str | None:
         error_type = error_type_of(operation)
+        accepted = _revision_ids(allow_changed, "allow_changed")  # a TypeError, unwrapped
         with cls._guard(error_type, str(operation), connection_string) as maybe_url:
             url = cls._require_url(maybe_url, error_type)
             if not isinstance(target, str) or not target.strip():
@@ -735,7 +746,6 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
                     "(sqlite:///app.db)"
                 )
             hooks = _hooks(registry, observers)
-            accepted = _revision_ids(allow_changed, "allow_changed")
         run_migration(
             adapter=cls.migration_key,
             operation=operation,
@@ -769,7 +779,11 @@ def _stamp_apply(cls: type[SyncMigrationAdapter[Any]]) -> Any:
 
 
 def _revision_ids(value: Iterable[str], name: str) -> frozenset[str]:
-    items = [value] if isinstance(value, str) else list(value)
+    if isinstance(value, str | bytes):
+        raise TypeError(
+            f"{name} takes a collection of revision ids ({name}=[{value!r}]), not a string"
+        )
+    items = list(value)
     if not all(isinstance(item, str) for item in items):
         raise TypeError(f"{name} takes revision ids (strings)")
     return frozenset(item.strip() for item in items)

@@ -21,7 +21,15 @@ from .checksums import Checksum
 from .ledger import APPLIED, LedgerRow
 from .revisions import ahead_of_directory
 
-__all__ = ["changed_revisions", "dirty_problems", "graph_problems", "recorded_checksums"]
+__all__ = [
+    "changed_refusal",
+    "changed_revisions",
+    "dirty_problems",
+    "graph_problems",
+    "recorded_checksums",
+    "unknown_accepted",
+    "upgrade_refusal",
+]
 
 Problem = dict[str, Any]
 
@@ -112,11 +120,84 @@ def graph_problems(
     return problems
 
 
-def dirty_problems(rows: Iterable[LedgerRow]) -> list[Problem]:
+def dirty_problems(rows: Iterable[LedgerRow], *, in_progress: bool = False) -> list[Problem]:
+    """A ``dirty`` problem per row; with ``in_progress`` (a run holds the migration lock
+    right now), a ``started`` row is that run's revision at work: ``in_progress``, not a
+    run that died."""
     return [
-        {"problem": "dirty", "revision": row.revision, "message": dirty_message(row)}
+        {"problem": "in_progress", "revision": row.revision, "message": in_progress_message(row)}
+        if in_progress and row.outcome == "started"
+        else {"problem": "dirty", "revision": row.revision, "message": dirty_message(row)}
         for row in rows
     ]
+
+
+def in_progress_message(row: LedgerRow) -> str:
+    """What to say of a ``started`` row while a run holds the migration lock."""
+    who = f"{row.os_user or '?'}@{row.host or '?'}"
+    return (
+        f"revision {row.revision}: its {row.operation} started at {row.started_at} ({who}, "
+        f"run {row.run_id}) and is in progress (that run holds the migration lock)"
+    )
+
+
+def changed_refusal(problems: Iterable[Problem], allow_changed: Collection[str]) -> str | None:
+    """Why an upgrade refuses to start: the ``changed`` problems not accepted by
+    ``allow_changed``; ``None`` when there is none."""
+    refused = [
+        p for p in problems if p["problem"] == "changed" and p["revision"] not in allow_changed
+    ]
+    if not refused:
+        return None
+    names = " ".join(f"--allow-changed {p['revision']}" for p in refused)
+    return (
+        "; ".join(p["message"] for p in refused)
+        + ". Changing a revision that already ran leaves databases migrated before the "
+        "change different from those migrated after it: put the change in a new "
+        f"revision. If the edit is intended, accept it with {names} "
+        "(allow_changed=[...]); comment and layout edits never need that"
+    )
+
+
+def unknown_accepted(allow_changed: Collection[str], applied: Collection[str]) -> str | None:
+    """Why ``allow_changed`` is refused: it names ids that are no applied revision (a typo
+    would otherwise pass unnoticed); ``None`` when every id is one."""
+    unknown = sorted(set(allow_changed) - set(applied))
+    if not unknown:
+        return None
+    listed = ", ".join(unknown)
+    return (
+        f"allow_changed names {listed}, which {'is' if len(unknown) == 1 else 'are'} not an "
+        "applied revision of this directory (unknown); name the applied revisions whose "
+        "change you accept"
+    )
+
+
+def upgrade_refusal(
+    problems: Sequence[Problem],
+    allow_changed: Collection[str] = (),
+    applied: Collection[str] = (),
+) -> Problem | None:
+    """The problem (of :func:`verify`'s list) an upgrade refuses to start on, in the order
+    the upgrade checks them, its ``message`` the upgrade's error: a revision that never
+    finished, a database ahead of the directory, an ``allow_changed`` id that is no
+    ``applied`` revision, a changed revision not accepted."""
+    dirty = [p for p in problems if p["problem"] == "dirty"]
+    if dirty:
+        return dirty[-1]
+    ahead = [p for p in problems if p["problem"] == "missing_file"]
+    if ahead:
+        return ahead[-1]
+    unknown = unknown_accepted(allow_changed, applied)
+    if unknown is not None:
+        return {"problem": "unknown_accepted", "revision": None, "message": unknown}
+    message = changed_refusal(problems, allow_changed)
+    if message is not None:
+        first = next(
+            p for p in problems if p["problem"] == "changed" and p["revision"] not in allow_changed
+        )
+        return {**first, "message": message}
+    return None
 
 
 def dirty_message(row: LedgerRow) -> str:

@@ -51,6 +51,7 @@ __all__ = [
     "check_timeout",
     "database_lock",
     "lock_holder_query",
+    "lock_in_use",
     "mysql_lock_name",
 ]
 
@@ -417,6 +418,54 @@ def _mysql_holder(session: Session, name: str) -> str:
         state = "idle" if command == "Sleep" else "busy"
         details.append(f"{user}@{host}, {state} for {seconds}s")
     return f"connection {holder}" + (f" ({', '.join(details)})" if details else "")
+
+
+def lock_in_use(url: DatabaseURL | str, session: Session | None = None) -> bool:
+    """Whether some run holds the migration lock of ``url``'s database right now, probed
+    without taking it: PostgreSQL's ``pg_locks`` for the advisory key (of the URL's
+    schema), MySQL's ``IS_USED_LOCK``, a non-blocking ``flock`` try on SQLite's lock file
+    (never created here). ``session`` is a session on that database (PostgreSQL, MySQL).
+    What a reader asks to tell a revision at work from one whose run died; a probe that
+    cannot tell says ``False``."""
+    url = DatabaseURL.parse(url)
+    try:
+        if url.backend == "sqlite":
+            return _file_lock_in_use(url)
+        if session is None:
+            return False
+        if url.backend == "postgresql":
+            keys = advisory_keys(url)
+            return bool(
+                session.scalar(
+                    f"SELECT count(*) FROM pg_locks WHERE {keys.held_by()}"
+                    f" AND database = {_CURRENT_DATABASE}"
+                )
+            )
+        if url.backend == "mysql":
+            holder = session.scalar("SELECT IS_USED_LOCK(?)", (mysql_lock_name(url),))
+            return holder is not None
+    except Exception:
+        return False
+    return False
+
+
+def _file_lock_in_use(url: DatabaseURL) -> bool:
+    if url.is_memory:
+        return False
+    path = sqlite_lock_path(url)
+    if path is None:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False  # no lock file: no run ever took the lock here
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing the descriptor drops a shared lock it got
+    return False
 
 
 def lock_file_path(url: DatabaseURL | str) -> Path | None:

@@ -44,7 +44,13 @@ from .errors import (
 )
 from .events import MigrationEvent, Operation
 from .hooks import HookFailedError, MigrationHooks
-from .integrity import changed_revisions, dirty_message, recorded_checksums
+from .integrity import (
+    changed_refusal,
+    changed_revisions,
+    dirty_message,
+    recorded_checksums,
+    unknown_accepted,
+)
 from .ledger import DIRTY, Ledger, LedgerRow, RunRecorder
 from .locking import MigrationLock, database_lock
 
@@ -316,7 +322,7 @@ def run_migration(
                     if dirty:
                         raise run.error(dirty_message(dirty[-1]), revision=dirty[-1].revision)
                     migration_plan = plan(run)
-                    if operation == Operation.UPGRADE and rows:
+                    if operation == Operation.UPGRADE and (rows or allow_changed):
                         _refuse_changed(run, rows, applied(run), files, allow_changed)
                     if migration_plan.revisions:
                         recorder.ensure(run.session, lambda: applied(run))
@@ -358,6 +364,9 @@ def _refuse_changed(
 ) -> None:
     """Refuse to run while an applied revision's files differ from when it ran, unless the
     caller accepts that revision's change (recorded as ``accepted``, by whom)."""
+    unknown = unknown_accepted(allow_changed, applied)
+    if unknown is not None:
+        raise run.error(unknown)
     recorded = recorded_checksums(rows)
     known = files()
     candidates = {
@@ -369,17 +378,10 @@ def _refuse_changed(
         return
     current = checksums_of(candidates, cache_key=f"{run.adapter}\0{run.directory}")
     problems = changed_revisions(recorded, current, applied, candidates)
-    refused = [p for p in problems if p["revision"] not in allow_changed]
-    if refused:
-        names = " ".join(f"--allow-changed {p['revision']}" for p in refused)
-        raise run.error(
-            "; ".join(p["message"] for p in refused)
-            + ". Changing a revision that already ran leaves databases migrated before the "
-            "change different from those migrated after it: put the change in a new "
-            f"revision. If the edit is intended, accept it with {names} "
-            "(allow_changed=[...]); comment and layout edits never need that",
-            revision=refused[0]["revision"],
-        )
+    refused = changed_refusal(problems, allow_changed)
+    if refused is not None:
+        first = next(p for p in problems if p["revision"] not in allow_changed)
+        raise run.error(refused, revision=first["revision"])
     assert run.recorder is not None
     for problem in problems:
         run.recorder.record(

@@ -73,7 +73,10 @@ def status(as_json: bool, check: bool) -> None:
     common = {"directory": settings.directory, "connection_string": url}
     entries = call(adapter, "get_migration_history", **common)
     revision = call(adapter, "get_current_revision", **common)
-    problems = _problems(adapter, common)
+    found = _problems(adapter, common)
+    # A revision another run is applying right now is pending, not a problem.
+    running = [problem for problem in found if problem["problem"] == "in_progress"]
+    problems = [problem for problem in found if problem["problem"] != "in_progress"]
     pending = [entry["revision"] for entry in entries if not entry.get("applied")]
     heads = _heads(entries)
     report = {
@@ -87,11 +90,14 @@ def status(as_json: bool, check: bool) -> None:
         "applied": [entry["revision"] for entry in entries if entry.get("applied")],
         "up_to_date": not pending and not problems,
         "problems": problems,
+        "in_progress": running,
     }
     if as_json:
         echo_json(report)
     else:
         render_status(report, entries)
+        for problem in running:
+            click.echo(f"in progress: {problem['message']}")
     if problems:
         click.get_current_context().exit(1)
     if check and pending:
@@ -115,14 +121,20 @@ def verify(as_json: bool, strict: bool) -> None:
     problems = call(
         adapter, "verify", directory=settings.directory, connection_string=url, **options
     )
+    # A revision another run is applying right now (it holds the lock) is reported on a
+    # line of its own, and is no failure.
+    failures = [problem for problem in problems if problem["problem"] != "in_progress"]
     if as_json:
         echo_json(problems)
     elif problems:
         for problem in problems:
-            click.echo(f"{problem['problem']}: {problem['message']}")
+            label = "in progress" if problem["problem"] == "in_progress" else problem["problem"]
+            click.echo(f"{label}: {problem['message']}")
+        if not failures:
+            click.echo("ok: the directory and the database agree, but for the run in progress")
     else:
         click.echo("ok: the directory and the database agree")
-    if problems:
+    if failures:
         click.get_current_context().exit(1)
 
 

@@ -120,19 +120,25 @@ def upgrade(
 ) -> None:
     """Apply revisions up to REVISION (default: head)."""
     if dry_run:
-        _dry_run(_check_target(revision))
+        _dry_run(_check_target(revision), allow_changed)
         return
     _migrate("upgrade", revision, sql, lock_timeout, allow_changed)
 
 
-def _dry_run(target: str) -> None:
-    """What ``upgrade TARGET`` would apply, read without the lock and without writing."""
+def _dry_run(target: str, allow_changed: tuple[str, ...] = ()) -> None:
+    """What ``upgrade TARGET`` would apply, read without the lock and without writing;
+    refused (exit 1, the upgrade's own error) where the upgrade would refuse to start."""
     state = current_state()
     settings = state.settings()
     url = require_url(settings, "upgrade")
     adapter = adapter_for(settings)
     common = {"directory": settings.directory, "connection_string": url}
     entries = call(adapter, "get_migration_history", **common)
+    in_progress = _refuse_as_upgrade(adapter, common, entries, allow_changed, settings.backend)
+    if in_progress:
+        click.echo(
+            f"dry run: {in_progress}; the upgrade would wait for that run, then apply what is left"
+        )
     pending = [entry["revision"] for entry in entries if not entry.get("applied")]
     known = [entry["revision"] for entry in entries]
     if target not in (HEAD, "heads"):
@@ -155,7 +161,46 @@ def _dry_run(target: str) -> None:
     click.echo("nothing was changed")
 
 
-@click.command(context_settings=_MIGRATE_SETTINGS)
+def _refuse_as_upgrade(
+    adapter: type[Any],
+    common: dict[str, Any],
+    entries: list[dict[str, Any]],
+    allow_changed: tuple[str, ...],
+    backend: str,
+) -> str | None:
+    """Raise the error ``upgrade`` would stop on before applying anything (a revision that
+    never finished, a database ahead of the directory, a changed applied revision not
+    accepted, an unknown ``--allow-changed``), judged by the core's own checks. Returns
+    what to say of a revision another run is applying right now, if any."""
+    from ..integrity import upgrade_refusal
+
+    if not callable(getattr(adapter, "verify", None)):
+        return None  # an adapter of its own making: its upgrade judges for itself
+    problems: list[dict[str, Any]] = call(adapter, "verify", **common)
+    applied = [entry["revision"] for entry in entries if entry.get("applied")]
+    refusal = upgrade_refusal(problems, allow_changed, applied)
+    if refusal is not None:
+        raise MigrationUpgradeError(
+            refusal["message"], adapter=backend, revision=refusal.get("revision")
+        )
+    running = [p["message"] for p in problems if p["problem"] == "in_progress"]
+    return running[-1] if running else None
+
+
+class _Downgrade(click.Command):
+    """``downgrade``: a ``--dry-run`` (an upgrade's option) is refused by name."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--dry-run" in args[: args.index("--")] if "--" in args else "--dry-run" in args:
+            raise click.UsageError(
+                "--dry-run previews an upgrade; for a downgrade use --sql (where the backend "
+                "can render it) to see what it would run",
+                ctx,
+            )
+        return super().parse_args(ctx, args)
+
+
+@click.command(cls=_Downgrade, context_settings=_MIGRATE_SETTINGS)
 @click.argument("revision")
 @sql_option
 @lock_timeout_option

@@ -1,0 +1,156 @@
+"""What an upgrade checks before it runs anything, asked without running it: ``upgrade
+--dry-run`` refuses (exit 1, the upgrade's own error) what ``upgrade`` refuses; a revision
+whose run still holds the lock is in progress, not dead; ``allow_changed`` names applied
+revisions only."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydapter_migrations_yoyo import YoyoAdapter
+
+from pydapter_migrations import MigrationUpgradeError
+from pydapter_migrations.connections import connect
+from pydapter_migrations.ledger import Ledger, LedgerRow, now
+from pydapter_migrations.locking import database_lock, lock_in_use
+
+CLI = [sys.executable, "-m", "pydapter_migrations"]
+
+
+def _folder(root: Path, count: int) -> Path:
+    folder = root / "migrations"
+    folder.mkdir(exist_ok=True)
+    for n in range(1, count + 1):
+        depends = f"-- depends: {n - 1:04d}\n" if n > 1 else ""
+        (folder / f"{n:04d}.sql").write_text(
+            f"-- revision {n}\n{depends}CREATE TABLE t{n} (id integer);\n"
+        )
+        (folder / f"{n:04d}.rollback.sql").write_text(f"DROP TABLE t{n};\n")
+    return folder
+
+
+def _cli(url: str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url}
+    command = [*CLI, "-b", "yoyo", "-d", str(folder), *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+
+def _started(url: str, revision: str) -> None:
+    """The row a run leaves when it starts ``revision`` and dies (or is still at it)."""
+    with connect(url) as session:
+        Ledger().insert(
+            session,
+            LedgerRow(
+                run_id="f2run", seq=1, revision=revision, operation="upgrade",
+                outcome="started", backend="yoyo", started_at=now(), os_user="ci", host="h",
+            ),
+        )  # fmt: skip
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgresql),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
+def url(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+def _same_refusal(url: str, folder: Path, *extra: str) -> str:
+    dry = _cli(url, folder, "upgrade", "--dry-run", *extra)
+    real = _cli(url, folder, "upgrade", *extra)
+    assert dry.returncode == real.returncode == 1, (dry, real)
+    assert dry.stderr == real.stderr and dry.stderr.startswith("Error: "), (dry, real)
+    assert "would apply" not in dry.stdout
+    return dry.stderr
+
+
+def test_a_dry_run_refuses_what_the_upgrade_refuses(tmp_path: Path, url: str) -> None:
+    folder = _folder(tmp_path, 2)
+    kw = {"directory": folder, "connection_string": url}
+    YoyoAdapter.upgrade("0001", **kw)
+
+    # An applied revision changed: refused, unless accepted; an unknown id refused by name.
+    (folder / "0001.sql").write_text(
+        (folder / "0001.sql").read_text() + "CREATE TABLE x (i int);\n"
+    )
+    assert "--allow-changed 0001" in _same_refusal(url, folder)
+    assert "nope" in _same_refusal(url, folder, "--allow-changed", "nope")
+    assert "unknown" in _same_refusal(url, folder, "--allow-changed", "0002")
+    accepted = _cli(url, folder, "upgrade", "--dry-run", "--allow-changed", "0001")
+    assert accepted.returncode == 0 and "would apply 1 revision" in accepted.stdout, accepted
+    (folder / "0001.sql").write_text("-- revision 1\nCREATE TABLE t1 (id integer);\n")
+
+    # A revision that never finished (its run died): refused, with the advice to repair.
+    _started(url, "0002")
+    assert "never finished" in _same_refusal(url, folder)
+    assert _cli(url, folder, "repair", "--not-applied").returncode == 0
+
+    # The database ahead of the directory.
+    YoyoAdapter.upgrade(**kw)
+    (folder / "0002.sql").unlink()
+    (folder / "0002.rollback.sql").unlink()
+    assert "does not contain" in _same_refusal(url, folder)
+
+
+def test_a_downgrade_dry_run_is_a_usage_error(tmp_path: Path, sqlite_url: str) -> None:
+    folder = _folder(tmp_path, 1)
+    result = _cli(sqlite_url, folder, "downgrade", "base", "--dry-run")
+    assert result.returncode == 2
+    assert "--dry-run previews an upgrade; for a downgrade use --sql" in result.stderr
+    assert "unexpected extra argument" not in result.stderr
+
+
+def test_allow_changed_takes_applied_revision_ids(tmp_path: Path, sqlite_url: str) -> None:
+    folder = _folder(tmp_path, 2)
+    kw = {"directory": folder, "connection_string": sqlite_url}
+    with pytest.raises(TypeError, match="collection of revision ids"):
+        YoyoAdapter.upgrade(**kw, allow_changed="0001")  # type: ignore[arg-type]
+    with pytest.raises(MigrationUpgradeError, match=r"0001.*unknown"):
+        YoyoAdapter.upgrade(**kw, allow_changed=["0001"])  # nothing applied yet
+    YoyoAdapter.upgrade("0001", **kw)
+    with pytest.raises(MigrationUpgradeError, match=r"no-such-id.*unknown"):
+        YoyoAdapter.upgrade(**kw, allow_changed=["0001", "no-such-id"])
+    assert YoyoAdapter.get_current_revision(**kw) == "0001"
+    YoyoAdapter.upgrade(**kw, allow_changed=["0001"])  # applied, unchanged: fine
+    assert YoyoAdapter.get_current_revision(**kw) == "0002"
+
+
+def test_a_revision_whose_run_holds_the_lock_is_in_progress(tmp_path: Path, url: str) -> None:
+    """While a run holds the migration lock, its started row is its revision at work:
+    status says in progress (--check exits 3, as for pending), verify does not fail, and
+    nobody is told to repair; once the lock is free the same row is a run that died."""
+    folder = _folder(tmp_path, 2)
+    YoyoAdapter.upgrade("0001", directory=folder, connection_string=url)
+    _started(url, "0002")
+    with database_lock(url, timeout=5):
+        with connect(url) as session:
+            assert lock_in_use(url, session)
+        status = _cli(url, folder, "status")
+        assert status.returncode == 0, status
+        assert (
+            "in progress: revision 0002" in status.stdout
+            and "repair" not in status.stdout + status.stderr
+        )
+        check = _cli(url, folder, "status", "--check")
+        assert check.returncode == 3, check
+        verify = _cli(url, folder, "verify")
+        assert verify.returncode == 0, verify
+        assert (
+            "in progress: revision 0002" in verify.stdout
+            and "repair" not in verify.stdout + verify.stderr
+        )
+        dry = _cli(url, folder, "upgrade", "--dry-run")
+        assert dry.returncode == 0 and "in progress" in dry.stdout, dry
+    with connect(url) as session:
+        assert not lock_in_use(url, session)
+    status = _cli(url, folder, "status", "--check")
+    assert status.returncode == 1 and "never finished" in status.stdout, status
+    verify = _cli(url, folder, "verify")
+    assert verify.returncode == 1 and verify.stdout.startswith("dirty: "), verify
