@@ -181,7 +181,14 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
 
         folder = _folder(directory)
         backend = _engine.on_session(session, folder.migration_table)
-        latest = _engine.current_ids(backend, _files.revision_ids(folder))
+        known = _files.revision_ids(folder)
+        unknown = _engine.applied_ids(backend) - known
+        if unknown:
+            # The database is at a revision this directory does not contain (migrated by
+            # newer code): say so, as the status and every run do, rather than name the
+            # last revision known here (or none).
+            return max(_engine.current_ids(backend, unknown) or unknown)
+        latest = _engine.current_ids(backend, known)
         if len(latest) <= 1:
             return latest[0] if latest else None
         # Applied in the same tick: the folder's own order tells which came last.

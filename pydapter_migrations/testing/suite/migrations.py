@@ -121,6 +121,9 @@ class MigrationsSuite(SuiteBase):
         problems = self.call("verify", directory=str(older), connection_string=url)
         assert [(p["problem"], p["revision"]) for p in problems] == [("missing_file", r2)]
         assert self.current(directory, url) == r2
+        # Where the database is, even read with the older directory: r2, never r1 (the last
+        # revision known there) nor "nothing applied".
+        assert self.current(older, url) == r2
 
     def test_stamp_records_a_revision_without_running_it(
         self, directory: Path, url: str, db: KitDatabase, recorder: Recorder
