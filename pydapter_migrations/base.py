@@ -513,10 +513,20 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
 
             with scratch_database(url) as scratch:
                 if target is not None:
-                    cls.upgrade(
-                        target, directory=path, connection_string=scratch,
-                        registry=isolated_registry(),
-                    )  # fmt: skip
+                    try:
+                        cls.upgrade(
+                            target, directory=path, connection_string=scratch,
+                            registry=isolated_registry(),
+                        )  # fmt: skip
+                    except MigrationError as error:
+                        # The replay is check's own work: its failure is check's.
+                        what = error.message.removeprefix("upgrade failed: ")
+                        raise MigrationError(
+                            f"check failed: {what} (replaying the applied revisions on a "
+                            "scratch database)",
+                            adapter=cls.migration_key,
+                            revision=error.revision,
+                        ) from error
                 with _reading(cls._session_url(scratch)) as session:
                     expected = snapshot(session, ignore=ignore)
             return [

@@ -14,15 +14,17 @@ import re
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .connections import Session, connect
-from .urls import DatabaseURL
+from .errors import MigrationError
+from .urls import DatabaseURL, quote_identifier
 
-__all__ = ["Schema", "compare", "scratch_database", "snapshot"]
+__all__ = ["STALE_AFTER", "Schema", "compare", "scratch_database", "snapshot"]
 
 
 @dataclass
@@ -106,9 +108,25 @@ def _table_differences(name: str, have: Table, want: Table) -> Iterator[tuple[st
 # -- a throwaway database of the same kind --------------------------------------
 
 
+#: Scratch databases (and schemas) are named ``pydapter_check_<unix time>_<random>``; those
+#: older than this many seconds were left by a check that was killed, and are dropped by the
+#: next check on the same server.
+STALE_AFTER = 3600
+_PREFIX = "pydapter_check_"
+_STAMPED = re.compile(rf"^{_PREFIX}(\d{{10}})_[0-9a-f]+$")
+
+
 @contextlib.contextmanager
 def scratch_database(url: DatabaseURL) -> Iterator[DatabaseURL]:
-    """A new, empty database of ``url``'s kind, for the length of the ``with`` block."""
+    """A new, empty database of ``url``'s kind, for the length of the ``with`` block.
+
+    On a server it is a database named ``pydapter_check_<unix time>_<random>``; on
+    PostgreSQL, where the user may not create one, a schema of that name in ``url``'s
+    database (MySQL has no schemas inside a database: there the missing privilege is named).
+    A URL whose ``search_path`` names a schema of its own (a tenant's) gets that schema in
+    the scratch database, so the comparison is schema against schema. Scratch databases
+    and schemas older than :data:`STALE_AFTER` (left by a killed check) are dropped first.
+    """
     if url.backend == "sqlite":
         folder = tempfile.mkdtemp(prefix="pydapter-check-")
         try:
@@ -116,28 +134,77 @@ def scratch_database(url: DatabaseURL) -> Iterator[DatabaseURL]:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return
-    name = f"pydapter_check_{secrets.token_hex(6)}"
+    name = f"{_PREFIX}{int(time.time())}_{secrets.token_hex(6)}"
+    tenant = url.schema if url.backend == "postgresql" else None
     with connect(url.sync(), purpose="check") as admin:
+        _sweep(admin, url.backend)
         created = _try(admin, f"CREATE DATABASE {name}")
-        if not created and url.backend == "postgresql":
+        if not created:
+            if url.backend != "postgresql":
+                raise MigrationError(
+                    f"check replays the revisions on a scratch database ({name}), and this "
+                    f"account may not create one: it needs the CREATE and DROP privileges "
+                    f"on databases named {_PREFIX}*, for example GRANT ALL ON "
+                    f"`{_PREFIX.replace('_', chr(92) + '_')}%`.* TO <user> (MySQL and "
+                    "MariaDB have no schemas inside a database to use instead)"
+                )
             admin.execute(f"CREATE SCHEMA {name}")
     try:
-        if created:
-            yield replace(url, database=name)
-        else:
+        if not created:
             yield url.with_schema(name)
+            return
+        scratch = replace(url, database=name)
+        if tenant is not None and tenant != "public":
+            with connect(scratch.sync(), purpose="check") as session:
+                session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(tenant)}")
+        yield scratch
     finally:
         with connect(url.sync(), purpose="check") as admin:
             if created:
-                if url.backend == "postgresql":
-                    admin.execute(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                        " WHERE datname = ? AND pid <> pg_backend_pid()",
-                        (name,),
-                    )
-                admin.execute(f"DROP DATABASE IF EXISTS {name}")
+                _drop_database(admin, url.backend, name)
             else:
                 admin.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+def _drop_database(admin: Session, backend: str, name: str) -> None:
+    if backend == "postgresql":
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = ? AND pid <> pg_backend_pid()",
+            (name,),
+        )
+    admin.execute(f"DROP DATABASE IF EXISTS {name}")
+
+
+def _sweep(admin: Session, backend: str) -> None:
+    """Drop the scratch databases and schemas of checks that were killed: those whose name
+    says they were made more than :data:`STALE_AFTER` seconds ago. Whatever the account
+    may not see or drop is left alone."""
+    pattern = f"{_PREFIX.replace('_', chr(92) + '_')}%"
+    if backend == "postgresql":
+        queries = [
+            ("database", "SELECT datname FROM pg_database WHERE datname LIKE ?"),
+            ("schema", "SELECT nspname FROM pg_namespace WHERE nspname LIKE ?"),
+        ]
+    else:
+        queries = [
+            (
+                "database",
+                "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?",
+            )
+        ]
+    deadline = time.time() - STALE_AFTER
+    for kind, sql in queries:
+        with contextlib.suppress(Exception):
+            for (found,) in admin.execute(sql, (pattern,)):
+                stamp = _STAMPED.match(str(found))
+                if stamp is None or int(stamp.group(1)) > deadline:
+                    continue
+                with contextlib.suppress(Exception):
+                    if kind == "database":
+                        _drop_database(admin, backend, str(found))
+                    else:
+                        admin.execute(f"DROP SCHEMA IF EXISTS {found} CASCADE")
 
 
 def _try(session: Session, sql: str) -> bool:

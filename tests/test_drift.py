@@ -7,12 +7,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydapter_migrations_alembic import AlembicAdapter
 from pydapter_migrations_yoyo import YoyoAdapter
 
+from pydapter_migrations import MigrationError
 from pydapter_migrations.testing import KitDatabase
 from pydapter_migrations.urls import DatabaseURL
 
@@ -113,3 +116,84 @@ def test_alembic_models_against_the_database(
     [difference] = AlembicAdapter.check(**kw)
     assert difference["source"] == "models" and difference["kind"] == "add_column"
     assert (difference["table"], difference["detail"]) == ("users", "email")
+
+
+@pytest.mark.postgresql
+def test_check_on_a_tenant_schema_compares_schema_with_schema(
+    tmp_path: Path, postgresql_url: str
+) -> None:
+    """A URL whose search_path names the tenant's schema: the scratch database gets that
+    schema, and the tenant's tables are compared with what the revisions build there."""
+    url = DatabaseURL.parse(postgresql_url).with_schema("acme").render(hide_password=False)
+    KitDatabase(DatabaseURL.parse(postgresql_url)).query("CREATE SCHEMA acme")
+    folder = _folder(tmp_path)
+    kw = {"directory": folder, "connection_string": url}
+    YoyoAdapter.upgrade(**kw)
+    assert YoyoAdapter.check(**kw) == []
+    KitDatabase(DatabaseURL.parse(url)).query("CREATE TABLE acme.extra (id integer)")
+    assert [d["kind"] for d in YoyoAdapter.check(**kw)] == ["extra_table"]
+    # A replay that fails is check's failure, and says so.
+    (folder / "0002.sql").write_text("-- depends: 0001\nCREATE TABLE pets (id nonsense);\n")
+    with pytest.raises(MigrationError) as info:
+        YoyoAdapter.check(**kw)
+    assert str(info.value).startswith("check failed: ") and "upgrade failed" not in str(info.value)
+
+
+def _stale_and_fresh(session: Any) -> tuple[str, str]:
+    stale = "pydapter_check_1000000000_0a0b0c"
+    fresh = f"pydapter_check_{int(time.time())}_0d0e0f"
+    for name in (stale, fresh):
+        session.execute(f"CREATE DATABASE {name}")
+    return stale, fresh
+
+
+@pytest.mark.postgresql
+def test_check_sweeps_the_scratch_databases_of_killed_checks(
+    tmp_path: Path, postgresql_server: Any, postgresql_url: str
+) -> None:
+    from pydapter_migrations.connections import connect
+
+    with connect(postgresql_server.url("postgres")) as admin:
+        stale, fresh = _stale_and_fresh(admin)
+        admin.execute(f"CREATE SCHEMA {stale}")
+    kw = {"directory": _folder(tmp_path), "connection_string": postgresql_url}
+    YoyoAdapter.upgrade(**kw)
+    assert YoyoAdapter.check(**kw) == []
+    with connect(postgresql_server.url("postgres")) as admin:
+        names = {r[0] for r in admin.execute("SELECT datname FROM pg_database")}
+        assert stale not in names and fresh in names  # a check of this hour may be running
+        admin.execute(f"DROP DATABASE {fresh}")
+    with connect(postgresql_url) as session:
+        schemas = {r[0] for r in session.execute("SELECT nspname FROM pg_namespace")}
+        assert not {s for s in schemas if s.startswith("pydapter_check_")}
+
+
+@pytest.mark.mariadb
+def test_check_on_mariadb_without_create_database_names_the_privilege(
+    tmp_path: Path, mariadb_server: Any
+) -> None:
+    """MySQL has no schemas inside a database to replay in: the missing privilege is named
+    (no PostgreSQL-only DROP SCHEMA ... CASCADE sent); granted, check works and sweeps."""
+    from pydapter_migrations.connections import connect
+
+    database = mariadb_server.create_database()
+    admin_url = mariadb_server.url(database)
+    with connect(admin_url) as admin:
+        admin.execute("CREATE USER 'appuser'@'%' IDENTIFIED BY 'apppw'")
+        admin.execute(f"GRANT ALL ON {database}.* TO 'appuser'@'%'")
+    url = f"mysql+pymysql://appuser:apppw@127.0.0.1:{mariadb_server.port}/{database}"
+    kw = {"directory": _folder(tmp_path), "connection_string": url}
+    YoyoAdapter.upgrade(**kw)
+    with pytest.raises(MigrationError) as info:
+        YoyoAdapter.check(**kw)
+    message = str(info.value)
+    assert "may not create" in message and "GRANT ALL ON `pydapter\\_check\\_%`.*" in message
+    assert "CASCADE" not in message and "syntax" not in message
+    with connect(admin_url) as admin:
+        admin.execute("GRANT ALL ON `pydapter\\_check\\_%`.* TO 'appuser'@'%'")
+        stale, fresh = _stale_and_fresh(admin)
+    assert YoyoAdapter.check(**kw) == []
+    with connect(admin_url) as admin:
+        names = {r[0] for r in admin.execute("SHOW DATABASES")}
+        assert stale not in names and fresh in names
+        admin.execute(f"DROP DATABASE {fresh}")
