@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from .bridge import run_sync
 from .checksums import checksums_of
-from .connections import DatabaseMissingError, Session, connect
+from .connections import DatabaseMissingError, Session, check_mysql_url, connect
 from .drift import compare, scratch_database, snapshot
 from .errors import (
     MigrationCreationError,
@@ -681,6 +681,8 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
             if connection_string is not None:
                 url = DatabaseURL.parse(connection_string)  # type: ignore[arg-type]
                 secrets = url.secrets()
+                if url.backend == "mysql":
+                    check_mysql_url(url)  # quoting the URL as given, before any twin of it
         with wrap_errors(error_type, adapter=cls.migration_key, action=action, secrets=secrets):
             if url is not None and url.backend not in cls.supported_databases:
                 raise error_type(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import pickle
 import socket
@@ -38,6 +39,7 @@ __all__ = [
     "DatabaseMissingError",
     "Session",
     "application_name",
+    "check_mysql_url",
     "connect",
     "connect_async",
     "convert_placeholders",
@@ -616,6 +618,7 @@ def mysql_tls(url: DatabaseURL | str) -> MySQLTLS:
     PyMySQL reads them.
     """
     url = DatabaseURL.parse(url)
+    check_mysql_url(url)
     params = {key[4:]: value for key, value in url.query.items() if key.startswith("ssl_")}
     disabled = _mysql_flag(url, "ssl_disabled", params.pop("disabled", None))
     if disabled:
@@ -667,25 +670,91 @@ def _preferred_context() -> Any:
     return context
 
 
-def _mysql_arguments(url: DatabaseURL, purpose: str) -> dict[str, Any]:
-    """The keyword arguments every MySQL driver takes alike (TLS aside: :func:`mysql_tls`)."""
+_SSL_MODE_HINT = (
+    "; TLS is set with ssl_disabled, ssl_verify_cert, ssl_verify_identity, ssl_ca, ssl_cert "
+    "and ssl_key (ssl_mode=DISABLED is ssl_disabled=true, REQUIRED is ssl_verify_cert=false, "
+    "VERIFY_CA is ssl_ca=/path/ca.pem or ssl_verify_cert=true, VERIFY_IDENTITY is "
+    "ssl_verify_identity=true)"
+)
+_MYSQL_TIMEOUTS = ("connect_timeout", "read_timeout", "write_timeout")
+
+
+def check_mysql_url(url: DatabaseURL | str) -> None:
+    """Refuse, with :class:`InvalidURLError` naming the parameter, a MySQL URL parameter no
+    driver would take, before anything connects: an unknown name (``ssl_mode`` with the
+    ``ssl_*`` parameters that say the same), a character set MySQL does not have, a timeout
+    that is not a number of seconds, a flag that is not true or false, a certificate or key
+    file that does not exist (its path named: it is no secret). The URL is quoted as given
+    (an async URL as such), its password masked."""
+    url = DatabaseURL.parse(url)
+    if "ssl_mode" in url.query:
+        raise InvalidURLError(
+            f"MySQL connection parameter 'ssl_mode' in {url} is not known{_SSL_MODE_HINT}"
+        )
     _refuse_parameters(
         url, _MYSQL_QUERY.__contains__, "MySQL connection parameter {name!r} in {url} is not known"
     )
+    for name in _MYSQL_TIMEOUTS:
+        if name in url.query:
+            _seconds(url, name)
+    charset = url.query.get("charset")
+    if charset is not None and not _known_charset(charset):
+        raise InvalidURLError(f"charset in {url}: {charset!r} is not a MySQL character set")
+    for name in ("ssl_disabled", "ssl_verify_cert", "ssl_verify_identity"):
+        _mysql_flag(url, name, url.query.get(name))
+    others = [key for key in url.query if key.startswith("ssl_") and key != "ssl_disabled"]
+    if others and _mysql_flag(url, "ssl_disabled", url.query.get("ssl_disabled")):
+        raise InvalidURLError(f"ssl_disabled=true contradicts {others[0]} in {url}")
+    for name in ("ssl_ca", "ssl_cert", "ssl_key"):
+        path = url.query.get(name)
+        if path is not None and not os.path.isfile(path):
+            what = "does not exist" if not os.path.exists(path) else "is not a file"
+            raise InvalidURLError(f"{name} in {url}: {path} {what}")
+
+
+def _seconds(url: DatabaseURL, name: str) -> float:
+    value = url.query[name]
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise InvalidURLError(f"{name} in {url} must be a number of seconds > 0, not {value!r}")
+    return seconds
+
+
+def _known_charset(name: str) -> bool:
+    try:
+        from pymysql.charset import charset_by_name
+    except ImportError:  # pragma: no cover - PyMySQL comes with the mysql extras
+        return True
+    try:
+        return charset_by_name(name) is not None
+    except KeyError:
+        return False
+
+
+def _mysql_arguments(url: DatabaseURL, purpose: str) -> dict[str, Any]:
+    """The keyword arguments every MySQL driver takes alike (TLS aside: :func:`mysql_tls`)."""
+    check_mysql_url(url)
     query = dict(url.query)
+    connect_timeout = _seconds(url, "connect_timeout") if "connect_timeout" in query else None
+    query.pop("connect_timeout", None)
     kwargs: dict[str, Any] = {
         "host": url.host or "localhost",
         "port": url.port or 3306,
         "user": url.username,
         "database": url.database,
         "charset": query.pop("charset", "utf8mb4"),
-        "connect_timeout": int(query.pop("connect_timeout", CONNECT_TIMEOUT)),
+        # The drivers take whole seconds, at least one.
+        "connect_timeout": max(1, math.ceil(connect_timeout or CONNECT_TIMEOUT)),
         "autocommit": True,
         "program_name": query.pop("program_name", application_name(purpose)),
     }
     for key in ("read_timeout", "write_timeout"):
         if key in query:
-            kwargs[key] = float(query.pop(key))
+            kwargs[key] = _seconds(url, key)
+            del query[key]
     for key in [key for key in query if key.startswith("ssl_")]:
         del query[key]
     if "unix_socket" in query:

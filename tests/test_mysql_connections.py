@@ -14,7 +14,7 @@ import pytest
 
 from pydapter_migrations.connections import connect, connect_async, mysql_tls
 from pydapter_migrations.testing.mariadb import MariaDBServer
-from pydapter_migrations.urls import InvalidURLError
+from pydapter_migrations.urls import DatabaseURL, InvalidURLError
 
 pytestmark = pytest.mark.mariadb
 
@@ -104,3 +104,57 @@ def test_tls_parameters_are_read_alike() -> None:
         mysql_tls(base + "?ssl_disabled=true&ssl_ca=/x")
     with pytest.raises(InvalidURLError, match="true or false"):
         mysql_tls(base + "?ssl_verify_identity=sometimes")
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ("charset=nonsense", ["charset", "'nonsense' is not a MySQL character set"]),
+        ("ssl_ca=/missing/ca.pem", ["ssl_ca", "/missing/ca.pem does not exist"]),
+        ("ssl_cert=/missing/c.pem&ssl_key=/missing/k.pem", ["ssl_cert", "/missing/c.pem"]),
+        ("connect_timeout=abc", ["connect_timeout", "number of seconds"]),
+        ("read_timeout=x", ["read_timeout", "number of seconds"]),
+        ("write_timeout=-1", ["write_timeout", "number of seconds"]),
+        ("ssl_verify_cert=maybe", ["ssl_verify_cert", "true or false"]),
+        ("ssl_mode=REQUIRED", ["'ssl_mode'", "ssl_verify_cert", "ssl_disabled", "ssl_ca"]),
+    ],
+)
+@pytest.mark.parametrize("driver", ["mysql+pymysql", "mysql+aiomysql"])
+def test_a_bad_parameter_is_refused_by_name_before_connecting(
+    query: str, names: list[str], driver: str, tmp_path: Path
+) -> None:
+    """Nothing listens on port 1: the URL is refused before any connection, naming the
+    parameter (and the file: its path is no secret), quoting the URL as given."""
+    from pydapter_migrations_yoyo import AsyncYoyoAdapter, YoyoAdapter
+
+    from pydapter_migrations import MigrationError
+
+    url = f"{driver}://app:s3cr3t@127.0.0.1:1/db?{query}"
+    with pytest.raises(InvalidURLError) as info:
+        if driver.endswith("aiomysql"):
+            asyncio.run(connect_async(url))
+        else:
+            connect(url)
+    for name in names:
+        assert name in str(info.value)
+    assert "s3cr3t" not in str(info.value)
+    adapter = AsyncYoyoAdapter if driver.endswith("aiomysql") else YoyoAdapter
+    YoyoAdapter.init_migrations(tmp_path / "m")
+    with pytest.raises(MigrationError) as failed:
+        kw = {"directory": tmp_path / "m", "connection_string": url}
+        result = adapter.get_current_revision(**kw)
+        if asyncio.iscoroutine(result):
+            asyncio.run(result)
+    message = str(failed.value)
+    assert isinstance(failed.value.__cause__, InvalidURLError), message
+    assert f"{driver}://app:***@127.0.0.1:1/db" in message and "s3cr3t" not in message
+    for name in names:
+        assert name in message
+
+
+def test_a_timeout_may_be_a_fraction_of_a_second() -> None:
+    from pydapter_migrations.connections import _mysql_arguments
+
+    url = DatabaseURL.parse("mysql://app@127.0.0.1/db?connect_timeout=2.5&read_timeout=0.5")
+    kwargs = _mysql_arguments(url, "test")
+    assert kwargs["connect_timeout"] == 3 and kwargs["read_timeout"] == 0.5
