@@ -389,10 +389,26 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
                 return parent if isinstance(parent, str) else "base"
             return None
 
-        cls._migrate(
-            Operation.STAMP, "head", directory, connection_string, lock_timeout, False,
-            registry, observers, options, (), (target_of, "applied" if applied else "not applied"),
-        )  # fmt: skip
+        with cls._guard(MigrationError, "repair", connection_string) as url:
+            path = url.sqlite_path if url is not None and url.backend == "sqlite" else None
+            if path is not None and not path.exists():
+                # Like a read, a repair never creates a database: this one has nothing.
+                raise MigrationError(
+                    f"nothing to repair: the database {url} does not exist",
+                    adapter=cls.migration_key,
+                )
+        try:
+            cls._migrate(
+                Operation.STAMP, "head", directory, connection_string, lock_timeout, False,
+                registry, observers, options, (),
+                (target_of, "applied" if applied else "not applied"),
+            )  # fmt: skip
+        except MigrationError as error:
+            # The repair runs as a stamp: its failures are the repair's.
+            if error.message.startswith("stamp failed: "):
+                error.message = "repair failed: " + error.message.removeprefix("stamp failed: ")
+                error.args = (error.message,)
+            raise
 
     @classmethod
     @_public

@@ -154,3 +154,16 @@ def test_a_revision_whose_run_holds_the_lock_is_in_progress(tmp_path: Path, url:
     assert status.returncode == 1 and "never finished" in status.stdout, status
     verify = _cli(url, folder, "verify")
     assert verify.returncode == 1 and verify.stdout.startswith("dirty: "), verify
+
+
+def test_repair_of_a_database_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
+    """A repair never creates a database (as reads do not): a missing SQLite file has
+    nothing to repair, and the error is the repair's, not a stamp's."""
+    folder = _folder(tmp_path, 1)
+    for path in (tmp_path / "fresh.db", tmp_path / "nodir" / "x.db"):
+        result = _cli(f"sqlite:///{path}", folder, "repair", "--applied")
+        assert result.returncode == 1, result
+        assert "nothing to repair" in result.stderr and "does not exist" in result.stderr
+        assert "stamp" not in result.stderr
+        assert not list(path.parent.glob(f"{path.name}*"))
+    assert not (tmp_path / "nodir").exists()
