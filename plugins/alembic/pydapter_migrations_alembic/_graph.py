@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydapter_migrations.revisions import relative_steps
+
 from ._project import Project
 
 if TYPE_CHECKING:
@@ -114,13 +116,30 @@ class RevisionGraph:
     def plan(self, operation: str, target: str, heads: Sequence[str]) -> list[str]:
         """The revisions an upgrade or downgrade to ``target`` runs, in run order
         (the same walk as Alembic's ``upgrade``/``downgrade`` commands)."""
+        from alembic.script.revision import ResolutionError, RevisionError
+
         revmap = self.revision_map
         current = tuple(heads)
-        if operation == "upgrade":
-            revs = revmap.iterate_revisions(target, current, implicit_base=True)
-            return [r.revision for r in reversed(list(revs))]
-        revs = revmap.iterate_revisions(current, target, select_for_downgrade=True)
-        return [r.revision for r in revs]
+        try:
+            if operation == "upgrade":
+                revs = revmap.iterate_revisions(target, current, implicit_base=True)
+                return [r.revision for r in reversed(list(revs))]
+            revs = revmap.iterate_revisions(current, target, select_for_downgrade=True)
+            return [r.revision for r in revs]
+        except RevisionError as error:
+            steps = relative_steps(target)
+            if steps is None or isinstance(error, ResolutionError):
+                raise
+            # As the core's linear plan says it (the yoyo backend's words), not Alembic's
+            # "Relative revision -1 didn't produce 1 migrations".
+            from pydapter_migrations import MigrationDowngradeError, MigrationUpgradeError
+
+            kind = MigrationUpgradeError if operation == "upgrade" else MigrationDowngradeError
+            applied = len(self.applied(heads))
+            raise kind(
+                f"relative target {target} goes past the {'first' if steps < 0 else 'last'} "
+                f"revision ({applied} of {len(self.revisions)} applied)"
+            ) from error
 
     def oldest_first(self) -> list[RevisionInfo]:
         revs = self.revision_map.iterate_revisions(

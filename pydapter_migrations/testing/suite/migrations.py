@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from ... import MigrationError, MigrationNotFoundError
+from ... import (
+    MigrationDowngradeError,
+    MigrationError,
+    MigrationNotFoundError,
+    MigrationUpgradeError,
+)
 from ..requirements import requires
 from ._database import KitDatabase
 from ._support import Recorder, SuiteBase, snapshot
@@ -65,6 +70,28 @@ class MigrationsSuite(SuiteBase):
         self.upgrade(directory, url, r2)
         assert self.current(directory, url) == r2
         assert sorted(row[0] for row in db.query("SELECT n FROM kit_log")) == [1, 2]
+
+    def test_a_relative_target_past_either_end_is_named(self, directory: Path, url: str) -> None:
+        """``-N``/``+N`` beyond the first or last revision: the operation's own error,
+        saying so, and nothing changed."""
+        self.chain(directory, url, 2)
+        cases = [("downgrade", "-1", "first")]
+        for operation, target, end in cases:
+            self._past_the_end(directory, url, operation, target, end)
+        self.upgrade(directory, url)
+        for operation, target, end in [("downgrade", "-5", "first"), ("upgrade", "+5", "last")]:
+            self._past_the_end(directory, url, operation, target, end)
+
+    def _past_the_end(
+        self, directory: Path, url: str, operation: str, target: str, end: str
+    ) -> None:
+        before = self.current(directory, url)
+        error_type = MigrationUpgradeError if operation == "upgrade" else MigrationDowngradeError
+        with pytest.raises(error_type) as info:
+            getattr(self, operation)(directory, url, target)
+        message = str(info.value)
+        assert f"relative target {target} goes past the {end} revision" in message, message
+        assert self.current(directory, url) == before
 
     def test_second_upgrade_is_a_no_op(
         self, directory: Path, url: str, db: KitDatabase, recorder: Recorder
