@@ -77,10 +77,15 @@ def checksums_of(
             except OSError:
                 continue
         result[revision] = checksum
-        if not any(_racy(stamp) for stamp in stamps):
+        if any(_racy(stamp) for stamp in stamps):
+            fresh[key] = []  # not kept: read again next time
+        else:
             fresh[key] = [stamps, checksum.exact, checksum.content]
-    if cache is not None and fresh != entries:
-        cache.save(fresh)
+    if cache is not None:
+        # Merged, so that a run reading some revisions keeps what another read of others.
+        merged = {k: v for k, v in {**entries, **fresh}.items() if v}
+        if merged != entries:
+            cache.save(merged)
     return result
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .checksums import Checksum, checksum_files, checksums_of
+from .checksums import checksums_of
 from .connections import Session, connect
 from .errors import (
     MigrationDowngradeError,
@@ -306,11 +306,16 @@ def run_migration(
                 adapter, operation, directory, url, target, hooks, lock, options, misdirected_hint
             )
             files = functools.cache(revision_files or dict)
+            # Read once, through the cache that verify and later runs share: reading and
+            # normalising each revision's files as it finishes cost ~20% of an upgrade.
+            checksums = functools.cache(
+                lambda: checksums_of(files(), cache_key=f"{adapter}\0{directory}")
+            )
             recorder = RunRecorder(
                 Ledger(),
                 backend=adapter,
                 operation=str(operation),
-                checksum_of=lambda revision: _checksum(files(), revision),
+                checksum_of=lambda revision: checksums().get(revision),
             )
             try:
                 rows = recorder.open(run.session)
@@ -343,16 +348,6 @@ def run_migration(
                     raise
                 raise error from exc
         run.finish()
-
-
-def _checksum(files: Mapping[str, Sequence[Path]], revision: str) -> Checksum | None:
-    paths = files.get(revision)
-    if not paths:
-        return None
-    try:
-        return checksum_files(paths)
-    except OSError:
-        return None
 
 
 def _refuse_changed(
