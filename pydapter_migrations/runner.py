@@ -183,7 +183,10 @@ class MigrationRun:
         if found != self._identity:
             raise self.error(
                 f"the migrations run on another database ({found[0]}) than the one given "
-                f"({self.url}); nothing of them is committed"
+                f"({self.url}) and were stopped before their first commit there; nothing is "
+                f"recorded on {self.url}, but where {found[0]} commits DDL as it runs "
+                "(MySQL, MariaDB, SQLite through SQLAlchemy's default pysqlite settings) what "
+                "ran there stays: check that database"
                 + (f" ({self.misdirected_hint})" if self.misdirected_hint else "")
             )
 
