@@ -15,6 +15,7 @@ Alembic and the cache rewritten.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -192,6 +193,7 @@ def _cache_path(project: Project) -> Path:
     return project.cache_dir / _CACHE_NAME
 
 
+@functools.cache  # the installed Alembic does not change under a running process
 def _alembic_version() -> str:
     from importlib.metadata import version
 

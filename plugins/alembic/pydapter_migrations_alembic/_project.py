@@ -17,6 +17,7 @@ Nothing here imports Alembic: the layout check runs on every call, including the
 from __future__ import annotations
 
 import configparser
+import functools
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -92,8 +93,19 @@ _SEPARATORS = {"colon": ":", "semicolon": ";", "newline": "\n"}
 
 
 def _read_ini(ini: Path | None) -> configparser.ConfigParser | None:
+    """The ini parsed, once per process while the file stays as it is (a fleet reads the
+    same ini for every database). Callers only read it."""
     if ini is None:
         return None
+    try:
+        stat = ini.stat()
+    except OSError:
+        return None
+    return _parsed_ini(ini, (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino))
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_ini(ini: Path, stamp: tuple[int, ...]) -> configparser.ConfigParser | None:
     parser = configparser.ConfigParser(defaults={"here": str(ini.parent.absolute())})
     try:
         with ini.open(encoding="utf-8") as handle:
