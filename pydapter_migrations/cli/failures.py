@@ -54,6 +54,9 @@ def _route_library_output(state: State) -> None:
     else:
         # Without a handler, Python prints warnings and errors to stderr itself.
         handler = logging.NullHandler()
+        # A project's own env.py may install handlers of its own (fileConfig of its ini,
+        # with Alembic's INFO lines): without --verbose nothing logged reaches them.
+        logging.disable(logging.CRITICAL)
     root.addHandler(handler)
 
 

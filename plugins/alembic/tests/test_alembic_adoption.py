@@ -387,3 +387,26 @@ def test_an_env_py_that_skips_the_migrations_is_not_a_success(
         AlembicAdapter.upgrade(directory=ini, connection_string=sqlite_url)
     assert failed.value.revision == revisions[0] and ", ".join(revisions) in str(failed.value)
     assert AlembicAdapter.get_current_revision(directory=ini, connection_string=sqlite_url) is None
+
+
+def test_the_logging_an_env_py_sets_up_stays_off_the_terminal(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    # A stock `alembic init` project: its env.py configures logging from its ini, whose
+    # alembic logger says INFO. The command line shows it only with --verbose.
+    import subprocess
+    import sys
+
+    from alembic import command
+    from alembic.config import Config
+
+    ini = tmp_path / "alembic.ini"
+    command.init(Config(str(ini)), str(tmp_path / "scripts"))
+    _steps(tmp_path / "scripts" / "versions", 1)
+    base = [sys.executable, "-m", "pydapter_migrations", "-b", "alembic", "-d", str(ini)]
+    quiet = subprocess.run([*base, "--url", sqlite_url, "upgrade"], capture_output=True, text=True)
+    assert quiet.returncode == 0 and "INFO" not in quiet.stderr, quiet.stderr
+    verbose = subprocess.run(
+        [*base, "--url", sqlite_url, "-v", "downgrade", "base"], capture_output=True, text=True
+    )
+    assert verbose.returncode == 0 and "Running downgrade" in verbose.stderr, verbose.stderr
