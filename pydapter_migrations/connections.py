@@ -724,12 +724,14 @@ def _seconds(url: DatabaseURL, name: str) -> float:
 
 
 def _known_charset(name: str) -> bool:
+    import importlib
+
     try:
-        from pymysql.charset import charset_by_name
+        charsets: Any = importlib.import_module("pymysql.charset")
     except ImportError:  # pragma: no cover - PyMySQL comes with the mysql extras
         return True
     try:
-        return charset_by_name(name) is not None
+        return charsets.charset_by_name(name) is not None
     except KeyError:
         return False
 

@@ -26,7 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydapter_migrations.revisions import relative_steps
+from pydapter_migrations.backend import (
+    MigrationDowngradeError,
+    MigrationUpgradeError,
+    relative_steps,
+)
 
 from ._project import Project
 
@@ -133,8 +137,6 @@ class RevisionGraph:
                 raise
             # As the core's linear plan says it (the yoyo backend's words), not Alembic's
             # "Relative revision -1 didn't produce 1 migrations".
-            from pydapter_migrations import MigrationDowngradeError, MigrationUpgradeError
-
             kind = MigrationUpgradeError if operation == "upgrade" else MigrationDowngradeError
             applied = len(self.applied(heads))
             raise kind(
