@@ -159,36 +159,38 @@ def changed_refusal(problems: Iterable[Problem], allow_changed: Collection[str])
     )
 
 
-def unknown_accepted(allow_changed: Collection[str], applied: Collection[str]) -> str | None:
-    """Why ``allow_changed`` is refused: it names ids that are no applied revision (a typo
-    would otherwise pass unnoticed); ``None`` when every id is one."""
-    unknown = sorted(set(allow_changed) - set(applied))
+def unknown_accepted(allow_changed: Collection[str], known: Collection[str]) -> str | None:
+    """Why ``allow_changed`` is refused: it names ids that are no revision of the directory
+    or the database (a typo would otherwise pass unnoticed); ``None`` when every id is one.
+    An id this database has not applied yet is not refused: a fleet's targets may stand at
+    different revisions, and there is simply nothing to accept on those."""
+    unknown = sorted(set(allow_changed) - set(known))
     if not unknown:
         return None
     listed = ", ".join(unknown)
     return (
-        f"allow_changed names {listed}, which {'is' if len(unknown) == 1 else 'are'} not an "
-        "applied revision of this directory (unknown); name the applied revisions whose "
-        "change you accept"
+        f"allow_changed names {listed}, which {'is' if len(unknown) == 1 else 'are'} no "
+        "revision of this directory (unknown); name the applied revisions whose change you "
+        "accept"
     )
 
 
 def upgrade_refusal(
     problems: Sequence[Problem],
     allow_changed: Collection[str] = (),
-    applied: Collection[str] = (),
+    known: Collection[str] = (),
 ) -> Problem | None:
     """The problem (of :func:`verify`'s list) an upgrade refuses to start on, in the order
     the upgrade checks them, its ``message`` the upgrade's error: a revision that never
     finished, a database ahead of the directory, an ``allow_changed`` id that is no
-    ``applied`` revision, a changed revision not accepted."""
+    ``known`` revision, a changed revision not accepted."""
     dirty = [p for p in problems if p["problem"] == "dirty"]
     if dirty:
         return dirty[-1]
     ahead = [p for p in problems if p["problem"] == "missing_file"]
     if ahead:
         return ahead[-1]
-    unknown = unknown_accepted(allow_changed, applied)
+    unknown = unknown_accepted(allow_changed, known)
     if unknown is not None:
         return {"problem": "unknown_accepted", "revision": None, "message": unknown}
     message = changed_refusal(problems, allow_changed)

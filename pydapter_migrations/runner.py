@@ -362,7 +362,7 @@ def _refuse_changed(
 ) -> None:
     """Refuse to run while an applied revision's files differ from when it ran, unless the
     caller accepts that revision's change (recorded as ``accepted``, by whom)."""
-    unknown = unknown_accepted(allow_changed, applied)
+    unknown = unknown_accepted(allow_changed, set(applied) | set(files()))
     if unknown is not None:
         raise run.error(unknown)
     recorded = recorded_checksums(rows)

@@ -82,7 +82,9 @@ def test_a_dry_run_refuses_what_the_upgrade_refuses(tmp_path: Path, url: str) ->
     )
     assert "--allow-changed 0001" in _same_refusal(url, folder)
     assert "nope" in _same_refusal(url, folder, "--allow-changed", "nope")
-    assert "unknown" in _same_refusal(url, folder, "--allow-changed", "0002")
+    # 0002 is in the directory but not applied here: nothing to accept on this database
+    # (a fleet's targets may stand at different revisions), so 0001's change still refuses.
+    assert "changed since it was applied" in _same_refusal(url, folder, "--allow-changed", "0002")
     accepted = _cli(url, folder, "upgrade", "--dry-run", "--allow-changed", "0001")
     assert accepted.returncode == 0 and "would apply 1 revision" in accepted.stdout, accepted
     (folder / "0001.sql").write_text("-- revision 1\nCREATE TABLE t1 (id integer);\n")
@@ -107,14 +109,14 @@ def test_a_downgrade_dry_run_is_a_usage_error(tmp_path: Path, sqlite_url: str) -
     assert "unexpected extra argument" not in result.stderr
 
 
-def test_allow_changed_takes_applied_revision_ids(tmp_path: Path, sqlite_url: str) -> None:
+def test_allow_changed_takes_revision_ids_of_the_directory(tmp_path: Path, sqlite_url: str) -> None:
     folder = _folder(tmp_path, 2)
     kw = {"directory": folder, "connection_string": sqlite_url}
     with pytest.raises(TypeError, match="collection of revision ids"):
         YoyoAdapter.upgrade(**kw, allow_changed="0001")  # type: ignore[arg-type]
-    with pytest.raises(MigrationUpgradeError, match=r"0001.*unknown"):
-        YoyoAdapter.upgrade(**kw, allow_changed=["0001"])  # nothing applied yet
-    YoyoAdapter.upgrade("0001", **kw)
+    with pytest.raises(MigrationUpgradeError, match=r"typo.*unknown"):
+        YoyoAdapter.upgrade(**kw, allow_changed=["typo"])  # nothing applied yet
+    YoyoAdapter.upgrade("0001", allow_changed=["0001"], **kw)  # known: nothing to accept
     with pytest.raises(MigrationUpgradeError, match=r"no-such-id.*unknown"):
         YoyoAdapter.upgrade(**kw, allow_changed=["0001", "no-such-id"])
     assert YoyoAdapter.get_current_revision(**kw) == "0001"

@@ -177,8 +177,8 @@ def _refuse_as_upgrade(
     if not callable(getattr(adapter, "verify", None)):
         return None  # an adapter of its own making: its upgrade judges for itself
     problems: list[dict[str, Any]] = call(adapter, "verify", **common)
-    applied = [entry["revision"] for entry in entries if entry.get("applied")]
-    refusal = upgrade_refusal(problems, allow_changed, applied)
+    known = [entry["revision"] for entry in entries]
+    refusal = upgrade_refusal(problems, allow_changed, known)
     if refusal is not None:
         raise MigrationUpgradeError(
             refusal["message"], adapter=backend, revision=refusal.get("revision")
