@@ -209,7 +209,9 @@ def dirty_message(row: LedgerRow) -> str:
     failure = f": {row.note}" if row.note and row.outcome == "incomplete" else ""
     return (
         f"revision {row.revision}: its {row.operation} started at {row.started_at} "
-        f"({who}, run {row.run_id}) and {what}{failure}. Part of it may be committed (this "
-        "database commits DDL as it runs). Check the schema, then record what is true: "
+        f"({who}, run {row.run_id}) and {what}{failure}. Part of it may be committed: "
+        "where the database commits DDL as it runs (MySQL, MariaDB), everything the revision "
+        "ran up to where it stopped, its data changes included; likewise for a revision run "
+        "outside a transaction. Check the schema and the data, then record what is true: "
         "pydapter-migrate repair --applied, or --not-applied"
     )
