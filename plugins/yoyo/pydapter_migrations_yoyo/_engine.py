@@ -277,10 +277,11 @@ def _refuse_transaction_control(migration: Migration, direction: str) -> None:
 
 def refuse_missing_rollback(steps: Sequence[Step]) -> None:
     """Refuse, before anything runs, to roll back a revision that has nothing to undo it
-    (yoyo would record it reverted and leave its schema in place)."""
+    (yoyo would record it reverted and leave its schema in place). A revision that does
+    nothing either way (a placeholder, a merge point) is reverted by undoing nothing."""
     for step in steps:
         migration = step.migration
-        if not statements(migration, "rollback"):
+        if not statements(migration, "rollback") and _does_something(migration):
             where = (
                 f"no statement in {Path(migration.path).with_suffix(_files.ROLLBACK_SUFFIX).name}"
                 if migration.is_raw_sql()
@@ -292,6 +293,14 @@ def refuse_missing_rollback(steps: Sequence[Step]) -> None:
                 "undoing it: stamp the revision before it",
                 revision=migration.id,
             )
+
+
+def _does_something(migration: Migration) -> bool:
+    """Whether applying ``migration`` runs anything (its SQL read now: a downgrade loads
+    only the rollback side)."""
+    if migration.is_raw_sql():
+        return bool(_compat.read_sql_file(migration.path)[2])
+    return bool(statements(migration, "apply"))
 
 
 def _header_only(path: str) -> SqlFile:

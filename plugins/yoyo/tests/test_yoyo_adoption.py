@@ -187,6 +187,13 @@ def test_a_revision_without_rollback_is_not_reverted(tmp_path: Path, url: str) -
     YoyoAdapter.stamp("20240102_01_FgHiJ-seed", **kw)
     assert YoyoAdapter.get_current_revision(**kw) == "20240102_01_FgHiJ-seed"
     assert "owners" in tables(url)
+    # A revision that does nothing either way (a placeholder made by `new` and left
+    # empty) has nothing to undo: it is reverted.
+    YoyoAdapter.stamp("20240103_01_KlMnO-owners", **kw)  # its table is there after all
+    placeholder = YoyoAdapter.create_migration("placeholder", directory=folder)
+    YoyoAdapter.upgrade(placeholder, **kw)
+    YoyoAdapter.downgrade("-1", **kw)
+    assert YoyoAdapter.get_current_revision(**kw) == "20240103_01_KlMnO-owners"
 
 
 class _Applied:
