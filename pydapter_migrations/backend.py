@@ -38,7 +38,13 @@ from .revisions import (
     resolve_linear,
     slugify,
 )
-from .runner import MigrationPlan, MigrationRun, RevisionEndedTransactionError, error_type_of
+from .runner import (
+    MigrationPlan,
+    MigrationRun,
+    RevisionEndedTransactionError,
+    error_type_of,
+    once_per_run,
+)
 from .urls import DatabaseURL, InvalidURLError
 
 __all__ = [
@@ -70,6 +76,7 @@ __all__ = [
     "error_type_of",
     "find_transaction_control",
     "history_table",
+    "once_per_run",
     "plan_linear",
     "relative_steps",
     "resolve_linear",

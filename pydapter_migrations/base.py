@@ -26,9 +26,8 @@ from types import ModuleType
 from typing import Any, ClassVar, Generic, TypeVar
 
 from .bridge import run_sync
-from .checksums import checksums_of
+from .checksums import RevisionPath, checksums_of
 from .connections import DatabaseMissingError, Session, check_mysql_url, connect
-from .drift import compare, scratch_database, snapshot
 from .errors import (
     MigrationCreationError,
     MigrationError,
@@ -516,6 +515,8 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
         (``missing_table``, ``extra_column``, ``column_type``...), ``table``, ``detail``
         and ``message``.
         """
+        from .drift import compare, scratch_database, snapshot  # only for check
+
         with cls._guard(MigrationError, "check", connection_string) as maybe_url:
             url = cls._require_url(maybe_url, MigrationError)
             path = cls._initialised_directory(directory, MigrationError)
@@ -581,10 +582,11 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
         return []
 
     @classmethod
-    def _revision_files(cls, directory: Path) -> Mapping[str, Sequence[Path]]:
-        """Revision id -> the files that make it, for the checksums the history table
-        keeps. By default the ``path`` of each ``_history`` entry; override it when that
-        is slow to build, or when a revision has more than one file."""
+    def _revision_files(cls, directory: Path) -> Mapping[str, Sequence[RevisionPath]]:
+        """Revision id -> the files that make it (``str`` or ``Path``), for the checksums
+        the history table keeps. By default the ``path`` of each ``_history`` entry;
+        override it when that is slow to build, or when a revision has more than one
+        file."""
         return {
             str(entry["revision"]): (Path(entry["path"]),)
             for entry in cls._history(directory, None)

@@ -15,17 +15,19 @@ user's cache folder (a migration folder may be read-only, or installed in site-p
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ast
 
 __all__ = ["Checksum", "checksum_files", "checksums_of"]
 
@@ -43,10 +45,16 @@ class Checksum:
         return self.exact
 
 
-def checksum_files(paths: Sequence[Path]) -> Checksum:
+#: A revision file's path, as a backend lists it (a plain string costs less to make, for
+#: directories of thousands of revisions).
+RevisionPath = str | os.PathLike[str]
+
+
+def checksum_files(paths: Sequence[RevisionPath]) -> Checksum:
     """The checksums of one revision made of ``paths`` (read now, no cache)."""
     exact, content = hashlib.sha256(), hashlib.sha256()
-    for path in paths:
+    for name in paths:
+        path = Path(name)
         data = path.read_bytes()
         exact.update(_framed(path.name.encode(), data))
         content.update(_framed(b"", _normalised(path, data)))
@@ -54,7 +62,7 @@ def checksum_files(paths: Sequence[Path]) -> Checksum:
 
 
 def checksums_of(
-    revisions: Mapping[str, Sequence[Path]], *, cache_key: str | None = None
+    revisions: Mapping[str, Sequence[RevisionPath]], *, cache_key: str | None = None
 ) -> dict[str, Checksum]:
     """``revisions`` (id -> its files) to their checksums, reading only the files whose size
     or modification time changed since the last call with the same ``cache_key``."""
@@ -67,7 +75,7 @@ def checksums_of(
             stamps = [_stamp(path) for path in paths]
         except OSError:
             continue  # a file gone between listing and reading: no checksum
-        key = "\0".join(str(p) for p in paths)
+        key = "\0".join([os.fspath(path) for path in paths])
         known = entries.get(key)
         if known is not None and known[0] == stamps:
             checksum = Checksum(str(known[1]), str(known[2]))
@@ -89,10 +97,10 @@ def checksums_of(
     return result
 
 
-def _stamp(path: Path) -> list[int]:
+def _stamp(path: RevisionPath) -> list[int]:
     """What git's index compares too: ``cp -p``, ``touch -r`` or ``tar x`` can give an
     edited file its old size and mtime, but not its old ctime or inode."""
-    stat = path.stat()
+    stat = os.stat(path)
     return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
 
 
@@ -125,6 +133,8 @@ _SQL_TOKENS = re.compile(
 def _normalised(path: Path, data: bytes) -> bytes:
     text = data.decode("utf-8", errors="replace")
     if path.suffix == ".py":
+        import ast  # only when a Python revision's checksum is computed, not on a cache hit
+
         try:
             return ast.dump(_without_docstrings(ast.parse(text))).encode()
         except (SyntaxError, ValueError):
@@ -142,6 +152,8 @@ def _normalised_sql(text: str) -> str:
 
 
 def _without_docstrings(tree: ast.Module) -> ast.Module:
+    import ast
+
     for node in ast.walk(tree):
         if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             body = node.body
@@ -158,6 +170,11 @@ def _without_docstrings(tree: ast.Module) -> ast.Module:
 # -- the cache ---------------------------------------------------------------
 
 
+#: Cache files read in this process, with their stat then: a fleet or a long-lived
+#: process reads one per run otherwise.
+_LOADED: dict[Path, tuple[tuple[int, ...], dict[str, list[object]]]] = {}
+
+
 class _Cache:
     """One JSON file per directory: files' sizes and modification times and checksums."""
 
@@ -167,19 +184,29 @@ class _Cache:
 
     def load(self) -> dict[str, list[object]]:
         try:
+            st = self.path.stat()
+            stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+            memo = _LOADED.get(self.path)
+            if memo is not None and memo[0] == stamp:
+                return dict(memo[1])
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
         if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT:
             return {}
         entries = data.get("entries")
-        return entries if isinstance(entries, dict) else {}
+        if not isinstance(entries, dict):
+            return {}
+        _LOADED[self.path] = (stamp, entries)
+        return dict(entries)
 
     def save(self, entries: Mapping[str, Iterable[object]]) -> None:
         # Written aside and renamed: a reader never sees half a file. A cache that cannot
         # be written only costs a re-read next time.
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            import tempfile
+
             fd, name = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:

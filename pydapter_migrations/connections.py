@@ -24,7 +24,6 @@ import contextlib
 import functools
 import math
 import os
-import pickle
 import socket
 import sqlite3
 import traceback
@@ -328,6 +327,8 @@ def _without_connection(error: Exception) -> Exception:
     password; its pickling leaves that out."""
     traceback.clear_frames(error.__traceback__)
     try:
+        import pickle  # only when a connection failed
+
         copy = pickle.loads(pickle.dumps(error))
     except Exception:
         copy = None

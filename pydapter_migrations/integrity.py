@@ -14,10 +14,9 @@ revision ``file``, ``recorded_checksum`` and ``current_checksum``. Kinds:
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from .checksums import Checksum
+from .checksums import Checksum, RevisionPath
 from .ledger import APPLIED, LedgerRow
 from .revisions import ahead_of_directory
 
@@ -47,7 +46,7 @@ def changed_revisions(
     recorded: Mapping[str, LedgerRow],
     current: Mapping[str, Checksum],
     applied: Collection[str],
-    files: Mapping[str, Sequence[Path]],
+    files: Mapping[str, Sequence[RevisionPath]],
     *,
     cosmetic: bool = False,
 ) -> list[Problem]:

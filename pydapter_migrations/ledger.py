@@ -21,13 +21,10 @@ The table's name is ``pydapter_migrations_history``, or ``$PYDAPTER_MIGRATIONS_H
 from __future__ import annotations
 
 import functools
-import getpass
 import logging
 import os
 import re
-import socket
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -217,7 +214,13 @@ class Ledger:
         )
 
 
+# uuid, socket and getpass are imported where used: a run with nothing to do writes no row,
+# and a deploy's no-op should not pay for them.
+
+
 def new_run_id() -> str:
+    import uuid
+
     return str(uuid.uuid4())
 
 
@@ -227,11 +230,15 @@ def now() -> str:
 
 @functools.cache
 def hostname() -> str:
+    import socket
+
     return socket.gethostname()[:255]
 
 
 @functools.cache
 def os_user() -> str:
+    import getpass
+
     try:
         return getpass.getuser()[:255]
     except Exception:

@@ -26,13 +26,14 @@ import functools
 import logging
 import sys
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .checksums import checksums_of
+from .checksums import RevisionPath, checksums_of
 from .connections import Session, connect
 from .errors import (
     MigrationDowngradeError,
@@ -62,6 +63,34 @@ __all__ = ["MigrationPlan", "MigrationRun", "RevisionEndedTransactionError", "ru
 logger = logging.getLogger("pydapter_migrations")
 
 StateT = TypeVar("StateT")
+T = TypeVar("T")
+
+#: What a backend computed once in the current run (see :func:`once_per_run`).
+_RUN_MEMO: ContextVar[dict[Hashable, Any] | None] = ContextVar("run_memo", default=None)
+
+
+@contextmanager
+def _run_memo() -> Iterator[None]:
+    token = _RUN_MEMO.set({})
+    try:
+        yield
+    finally:
+        _RUN_MEMO.reset(token)
+
+
+def once_per_run(key: Hashable, compute: Callable[[], T | None]) -> T | None:
+    """``compute()`` once per run of :func:`run_migration` for ``key`` (the plan, the
+    applied set and the revision files of one run ask a backend the same question; a
+    ``None`` answer is asked again). Outside a run, every call computes."""
+    memo = _RUN_MEMO.get()
+    if memo is None:
+        return compute()
+    if key in memo:
+        return memo[key]  # type: ignore[no-any-return]
+    value = compute()
+    if value is not None:
+        memo[key] = value
+    return value
 
 
 @dataclass(frozen=True)
@@ -268,7 +297,7 @@ Apply = Callable[[MigrationRun, MigrationPlan[Any]], None]
 Applied = Callable[[MigrationRun], frozenset[str]]
 
 
-RevisionFiles = Callable[[], Mapping[str, Sequence[Path]]]
+RevisionFiles = Callable[[], Mapping[str, Sequence[RevisionPath]]]
 #: For a repair: the revision to stamp so the database records what the user says is
 #: true of a dirty row's revision (``None``: it already does).
 RepairTarget = Callable[[LedgerRow], str | None]
@@ -301,6 +330,7 @@ def run_migration(
     """
     error_type = error_type_of(operation)
     with (
+        _run_memo(),
         wrap_errors(error_type, adapter=adapter, action=str(operation), secrets=url.secrets()),
         _session(session_url, f"{adapter} {operation}") as session,
     ):

@@ -32,8 +32,7 @@ from typing import Any, ParamSpec
 
 from ..errors import MigrationError
 from ..locking import check_timeout
-from ._executor import WORKER_KINDS
-from .results import FleetError, FleetEvent, FleetResult, TargetResult
+from .results import WORKER_KINDS, FleetError, FleetEvent, FleetResult, TargetResult
 from .targets import (
     EnvTargets,
     Target,

@@ -38,14 +38,13 @@ from typing import Any
 
 from ..urls import DatabaseURL
 from ._work import Job, run_target
-from .results import FAILED, LOCKED, NOT_RUN, FleetEvent, TargetResult
+from .results import FAILED, LOCKED, NOT_RUN, WORKER_KINDS, FleetEvent, TargetResult
 from .targets import Target
 
 __all__ = ["WORKER_KINDS", "execute"]
 
 #: How the workers run: ``auto`` (this thread for one worker, else threads when the
 #: adapter is ``thread_safe``, else processes), ``process``, ``thread``, ``inline``.
-WORKER_KINDS = ("auto", "process", "thread", "inline")
 #: Worker processes that die before finishing any target, in a row, before the fleet
 #: stops starting new ones.
 _MAX_START_FAILURES = 3

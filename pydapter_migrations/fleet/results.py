@@ -12,7 +12,19 @@ from typing import Any, overload
 
 from ..errors import MigrationError
 
-__all__ = ["FAILED", "NOT_RUN", "FleetError", "FleetEvent", "FleetResult", "TargetResult"]
+#: How a fleet runs its targets (``workers=``): the executor imports multiprocessing,
+#: so it is loaded only when a fleet runs.
+WORKER_KINDS = ("auto", "process", "thread", "inline")
+
+__all__ = [
+    "FAILED",
+    "NOT_RUN",
+    "WORKER_KINDS",
+    "FleetError",
+    "FleetEvent",
+    "FleetResult",
+    "TargetResult",
+]
 
 #: Statuses of a target that did not succeed.
 FAILED = "failed"

@@ -218,38 +218,70 @@ def digests(names: Iterable[str]) -> dict[str, str]:
     return found
 
 
-def read_cache(project: Project, stats: Stats) -> RevisionGraph | None:
-    """The cached graph if it provably matches ``stats``; ``None`` otherwise."""
+@dataclass(frozen=True)
+class _Parsed:
+    """A cache file as read: its proofs, and the graph it holds."""
+
+    valid: bool  # this format, written by this Alembic
+    stats: Stats
+    scanned_ns: int
+    digests: dict[str, str]
+    graph: RevisionGraph
+
+
+#: Cache files parsed in this process, by path, with the stat of the file when parsed: a
+#: run asks for the graph several times (plan, applied, files), a fleet for every target.
+_PARSED: dict[str, tuple[tuple[int, ...], _Parsed]] = {}
+
+
+def _parsed(path: Path) -> _Parsed | None:
     try:
-        data = json.loads(_cache_path(project).read_text(encoding="utf-8"))
+        st = path.stat()
+        key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        memo = _PARSED.get(str(path))
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     try:
-        if data["format"] != _FORMAT or data["alembic"] != _alembic_version():
-            return None
-        cached = {name: tuple(stat) for name, stat in data["stats"].items()}
-        if cached != stats:
-            return None
-        unsure = racy(stats, int(data["scanned_ns"]))
-        known: dict[str, str] = data["digests"]
-        if any(name not in known for name in unsure):
-            return None
-        if digests(unsure) != {name: known[name] for name in unsure}:
-            return None
-        revisions = {
-            item["revision"]: RevisionInfo(
-                revision=item["revision"],
-                down_revision=tuple(item["down_revision"]),
-                depends_on=tuple(item["depends_on"]),
-                branch_labels=tuple(item["branch_labels"]),
-                description=item["description"],
-                path=item.get("path", ""),
-            )
-            for item in data["revisions"]
-        }
+        parsed = _Parsed(
+            valid=data["format"] == _FORMAT and data["alembic"] == _alembic_version(),
+            stats={name: tuple(stat) for name, stat in data["stats"].items()},
+            scanned_ns=int(data["scanned_ns"]),
+            digests=dict(data["digests"]),
+            graph=RevisionGraph(
+                {
+                    item["revision"]: RevisionInfo(
+                        revision=item["revision"],
+                        down_revision=tuple(item["down_revision"]),
+                        depends_on=tuple(item["depends_on"]),
+                        branch_labels=tuple(item["branch_labels"]),
+                        description=item["description"],
+                        path=item.get("path", ""),
+                    )
+                    for item in data["revisions"]
+                }
+            ),
+        )
     except (KeyError, TypeError, ValueError):
         return None
-    return RevisionGraph(revisions)
+    _PARSED[str(path)] = (key, parsed)
+    return parsed
+
+
+def read_cache(project: Project, stats: Stats) -> RevisionGraph | None:
+    """The cached graph if it provably matches ``stats``; ``None`` otherwise."""
+    parsed = _parsed(_cache_path(project))
+    if parsed is None or not parsed.valid or parsed.stats != stats:
+        return None
+    unsure = racy(stats, parsed.scanned_ns)
+    known = parsed.digests
+    if any(name not in known for name in unsure):
+        return None
+    if digests(unsure) != {name: known[name] for name in unsure}:
+        return None
+    return parsed.graph
 
 
 def write_cache(

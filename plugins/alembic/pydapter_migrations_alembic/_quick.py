@@ -8,7 +8,7 @@ does, so the version table (read on the core's session, with the table and schem
 
 from __future__ import annotations
 
-from pydapter_migrations.backend import HEAD, MigrationError, Operation, Session
+from pydapter_migrations.backend import HEAD, MigrationError, Operation, Session, once_per_run
 
 from . import _graph as graph_cache
 from ._facts import Facts, known
@@ -19,10 +19,15 @@ __all__ = ["applied_from_cache", "cached_graph", "current", "heads", "up_to_date
 
 
 def cached_graph(project: Project, facts: Facts) -> RevisionGraph | None:
-    """The revision graph from the cache, when the cache proves itself fresh."""
-    recursive = (project.ini_option("recursive_version_locations") or "").lower() == "true"
-    stats = graph_cache.fingerprint(project, facts.locations(project), recursive)
-    return graph_cache.read_cache(project, stats)
+    """The revision graph from the cache, when the cache proves itself fresh (proven once
+    per run: the plan, the applied set and the files each ask)."""
+
+    def read() -> RevisionGraph | None:
+        recursive = (project.ini_option("recursive_version_locations") or "").lower() == "true"
+        stats = graph_cache.fingerprint(project, facts.locations(project), recursive)
+        return graph_cache.read_cache(project, stats)
+
+    return once_per_run(("alembic graph", project, tuple(facts.locations(project))), read)
 
 
 def applied_from_cache(project: Project, session: Session) -> frozenset[str] | None:

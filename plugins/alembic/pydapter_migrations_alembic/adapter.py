@@ -191,7 +191,7 @@ class AlembicAdapter(SyncMigrationAdapter[Any]):
         return model_differences(project, _facts(project, session), session)
 
     @classmethod
-    def _revision_files(cls, directory: Path) -> Mapping[str, Sequence[Path]]:
+    def _revision_files(cls, directory: Path) -> Mapping[str, Sequence[str]]:
         from ._quick import cached_graph
 
         project = _project(directory)
@@ -201,7 +201,8 @@ class AlembicAdapter(SyncMigrationAdapter[Any]):
             from ._engine import graph_of
 
             graph = graph_of(project, facts)
-        return {r: (Path(info.path),) for r, info in graph.revisions.items() if info.path}
+        # Plain strings: a Path per revision cost a no-op of 1,000 revisions ~4 ms.
+        return {r: (info.path,) for r, info in graph.revisions.items() if info.path}
 
     @classmethod
     def _history(cls, directory: Path, session: Session | None) -> list[dict[str, Any]]:
