@@ -207,7 +207,7 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
         return {_folder(directory).migration_table, "_yoyo_log", "_yoyo_version", "yoyo_lock"}
 
     @classmethod
-    def _revision_files(cls, directory: Path) -> Mapping[str, Sequence[Path]]:
+    def _revision_files(cls, directory: Path) -> Mapping[str, Sequence[str]]:
         return _files.revision_files(_folder(directory))
 
     @classmethod
