@@ -67,9 +67,11 @@ def checksums_of(
     """``revisions`` (id -> its files) to their checksums, reading only the files whose size
     or modification time changed since the last call with the same ``cache_key``."""
     cache = _Cache(cache_key) if cache_key else None
+    # Entries of other revisions are kept: a run reading some keeps what another read.
     entries = cache.load() if cache else {}
+    settled_ns = time.time_ns() - _RACY_NS
     result: dict[str, Checksum] = {}
-    fresh: dict[str, list[object]] = {}
+    changed = False
     for revision, paths in revisions.items():
         try:
             stamps = [_stamp(path) for path in paths]
@@ -78,22 +80,20 @@ def checksums_of(
         key = "\0".join([os.fspath(path) for path in paths])
         known = entries.get(key)
         if known is not None and known[0] == stamps:
-            checksum = Checksum(str(known[1]), str(known[2]))
-        else:
-            try:
-                checksum = checksum_files(paths)
-            except OSError:
-                continue
+            result[revision] = Checksum(str(known[1]), str(known[2]))
+            continue
+        try:
+            checksum = checksum_files(paths)
+        except OSError:
+            continue
         result[revision] = checksum
-        if any(_racy(stamp) for stamp in stamps):
-            fresh[key] = []  # not kept: read again next time
+        if any(_racy(stamp, settled_ns) for stamp in stamps):
+            changed |= entries.pop(key, None) is not None  # read again next time
         else:
-            fresh[key] = [stamps, checksum.exact, checksum.content]
-    if cache is not None:
-        # Merged, so that a run reading some revisions keeps what another read of others.
-        merged = {k: v for k, v in {**entries, **fresh}.items() if v}
-        if merged != entries:
-            cache.save(merged)
+            entries[key] = [stamps, checksum.exact, checksum.content]
+            changed = True
+    if cache is not None and changed:
+        cache.save(entries)
     return result
 
 
@@ -109,8 +109,11 @@ def _stamp(path: RevisionPath) -> list[int]:
 _RACY_NS = 2_000_000_000
 
 
-def _racy(stamp: list[int]) -> bool:
-    return time.time_ns() - max(stamp[1], stamp[2]) < _RACY_NS
+def _racy(stamp: list[int], settled_ns: int | None = None) -> bool:
+    """Whether the file changed after ``settled_ns`` (default: two seconds ago)."""
+    if settled_ns is None:
+        settled_ns = time.time_ns() - _RACY_NS
+    return max(stamp[1], stamp[2]) > settled_ns
 
 
 def _framed(name: bytes, data: bytes) -> bytes:
