@@ -13,6 +13,7 @@ core's lock (see ``pydapter_migrations.locking``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Coroutine, Iterator
 from configparser import Error as ConfigParserError
@@ -268,14 +269,31 @@ def bookkeeping_transaction(session: Session) -> None:
 
 
 def session_of(connection: Connection) -> Session:
-    """The core's view of a SQLAlchemy connection (for the fence, inside its transaction)."""
+    """The core's view of a SQLAlchemy connection (for the fence, inside its transaction);
+    the same view for every revision run on one DB-API connection."""
+    dbapi_connection = connection.connection.dbapi_connection
+    cached = _SESSIONS.get(id(dbapi_connection))
+    if cached is not None and cached.connection is dbapi_connection:
+        return cached
     dialect = connection.dialect
-    return Session(
-        connection.connection.dbapi_connection,
-        family=DatabaseURL.parse(f"{dialect.name}://").backend,
+    session = Session(
+        dbapi_connection,
+        family=_family(dialect.name),
         paramstyle=dialect.paramstyle,
         driver=dialect.driver,
     )
+    _SESSIONS.clear()  # one run's connection at a time: nothing outlives it for long
+    _SESSIONS[id(dbapi_connection)] = session
+    return session
+
+
+#: The last connection's view (a run asks for it twice per revision).
+_SESSIONS: dict[int, Session] = {}
+
+
+@functools.cache
+def _family(dialect_name: str) -> str:
+    return DatabaseURL.parse(f"{dialect_name}://").backend
 
 
 def _sqlalchemy_url(url: DatabaseURL) -> Any:
