@@ -33,15 +33,9 @@ def _holder(url: str) -> subprocess.Popen[str]:
     return proc
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgresql", marks=pytest.mark.postgresql),
-        pytest.param("mariadb", marks=pytest.mark.mariadb),
-    ]
-)
-def url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
+@pytest.fixture
+def url(each_database_url: str) -> str:
+    return each_database_url
 
 
 def test_waiter_times_out_naming_the_holder_then_gets_it_when_the_holder_dies(url: str) -> None:

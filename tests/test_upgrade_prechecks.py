@@ -51,15 +51,9 @@ def _started(url: str, revision: str) -> None:
         )  # fmt: skip
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgresql", marks=pytest.mark.postgresql),
-        pytest.param("mariadb", marks=pytest.mark.mariadb),
-    ]
-)
-def url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
+@pytest.fixture
+def url(each_database_url: str) -> str:
+    return each_database_url
 
 
 def _same_refusal(url: str, folder: Path, *extra: str) -> str:

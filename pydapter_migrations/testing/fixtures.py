@@ -71,6 +71,19 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'test.db'}"
 
 
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgresql),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
+def each_database_url(request: pytest.FixtureRequest) -> str:
+    """The test once per database kind: ``sqlite_url``, ``postgresql_url`` and
+    ``mariadb_url`` in turn (marked ``postgresql`` / ``mariadb`` for ``-m`` selection)."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
 @pytest.fixture
 def migration_database(tmp_path: Path) -> str:
     """A fresh SQLite database's URL, for checking a project's own migrations."""

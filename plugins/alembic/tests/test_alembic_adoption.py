@@ -157,15 +157,9 @@ def _steps(folder: Path, count: int, prefix: str = "aaaa") -> list[str]:
     return revisions
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgresql", marks=pytest.mark.postgresql),
-        pytest.param("mariadb", marks=pytest.mark.mariadb),
-    ]
-)
-def url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
+@pytest.fixture
+def url(each_database_url: str) -> str:
+    return each_database_url
 
 
 class Seen:

@@ -79,15 +79,9 @@ events = Table("events", meta, Column("id", Integer, primary_key=True), Column("
 """
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgresql", marks=pytest.mark.postgresql),
-        pytest.param("mariadb", marks=pytest.mark.mariadb),
-    ]
-)
-def url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
+@pytest.fixture
+def url(each_database_url: str) -> str:
+    return each_database_url
 
 
 @pytest.fixture

@@ -22,15 +22,9 @@ from pydapter_migrations import (
 from pydapter_migrations.events import MigrationEvent
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgresql", marks=pytest.mark.postgresql),
-        pytest.param("mariadb", marks=pytest.mark.mariadb),
-    ]
-)
-def url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{request.param}_url"))
+@pytest.fixture
+def url(each_database_url: str) -> str:
+    return each_database_url
 
 
 def _yoyo_folder(folder: Path) -> Path:
