@@ -64,8 +64,8 @@ def checksum_files(paths: Sequence[RevisionPath]) -> Checksum:
 def checksums_of(
     revisions: Mapping[str, Sequence[RevisionPath]], *, cache_key: str | None = None
 ) -> dict[str, Checksum]:
-    """``revisions`` (id -> its files) to their checksums, reading only the files whose size
-    or modification time changed since the last call with the same ``cache_key``."""
+    """``revisions`` (id -> its files) to their checksums, reading only the files whose size,
+    mtime, ctime or inode changed since the last call with the same ``cache_key``."""
     cache = _Cache(cache_key) if cache_key else None
     # Entries of other revisions are kept: a run reading some keeps what another read.
     entries = cache.load() if cache else {}
