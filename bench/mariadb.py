@@ -37,15 +37,7 @@ def measure(sizes: list[int], repeat: int) -> Report:
             for question, by_contender in times.items():
                 report.add(question, BACKEND, p.n, by_contender)
             progress(f"{BACKEND} N={p.n}, nothing pending: ")
-            made = noop_upgrade.prepare(p, dbs)
-            try:
-                for runs in (noop_upgrade.in_process(p, made), noop_upgrade.whole_process(p, made)):
-                    times = interleave(runs, repeat, warmup=1)
-                    for question, by_contender in times.items():
-                        report.add(question, BACKEND, p.n, by_contender)
-            finally:
-                for db in made.values():
-                    db.drop()
+            noop_upgrade.measure_one(report, BACKEND, p, dbs, repeat)
     return report
 
 

@@ -169,16 +169,22 @@ def measure(
             with databases(backend, sqlite_dir) as dbs:
                 for p in projects:
                     progress(f"{backend} N={p.n}: ")
-                    made = prepare(p, dbs)
-                    try:
-                        for runs in (in_process(p, made), whole_process(p, made)):
-                            times = interleave(runs, repeat, warmup=1)
-                            for question, by_contender in times.items():
-                                report.add(question, backend, p.n, by_contender)
-                    finally:
-                        for db in made.values():
-                            db.drop()
+                    measure_one(report, backend, p, dbs, repeat)
     return report
+
+
+def measure_one(report: Report, backend: str, p: Projects, dbs: Databases, repeat: int) -> None:
+    """The no-op questions for one project size, in one process and as whole processes,
+    on databases brought to head first (dropped after)."""
+    made = prepare(p, dbs)
+    try:
+        for runs in (in_process(p, made), whole_process(p, made)):
+            times = interleave(runs, repeat, warmup=1)
+            for question, by_contender in times.items():
+                report.add(question, backend, p.n, by_contender)
+    finally:
+        for db in made.values():
+            db.drop()
 
 
 def main() -> None:
