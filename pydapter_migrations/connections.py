@@ -233,7 +233,7 @@ async def _connect_async(url: DatabaseURL, purpose: str) -> Any:
         kwargs = _mysql_arguments(url, purpose)
         if url.driver == "aiomysql":
             kwargs["db"] = kwargs.pop("database", None)
-        tls = mysql_tls(url)
+        tls = _tls(url)  # checked by _mysql_arguments
         server = (kwargs["host"], kwargs["port"], kwargs.get("unix_socket"))
         if tls.context is not None and not (tls.mode == "preferred" and server in _NO_TLS):
             kwargs["ssl"] = tls.context
@@ -616,18 +616,18 @@ def mysql_tls(url: DatabaseURL | str) -> MySQLTLS:
     ``ssl_ca`` (verify the server's certificate with it), ``ssl_cert`` and ``ssl_key`` (a
     client certificate), ``ssl_verify_cert`` (verify, with the system's CAs unless
     ``ssl_ca`` names others) and ``ssl_verify_identity`` (verify the host name too), as
-    PyMySQL reads them.
+    PyMySQL reads them. The URL is checked first (:func:`check_mysql_url`).
     """
     url = DatabaseURL.parse(url)
     check_mysql_url(url)
+    return _tls(url)
+
+
+def _tls(url: DatabaseURL) -> MySQLTLS:
+    """:func:`mysql_tls` of a URL :func:`check_mysql_url` passed."""
     params = {key[4:]: value for key, value in url.query.items() if key.startswith("ssl_")}
-    disabled = _mysql_flag(url, "ssl_disabled", params.pop("disabled", None))
-    if disabled:
-        if params:
-            raise InvalidURLError(
-                f"ssl_disabled=true contradicts ssl_{next(iter(params))} in {url}"
-            )
-        return MySQLTLS("disabled", None, {})
+    if _mysql_flag(url, "ssl_disabled", params.pop("disabled", None)):
+        return MySQLTLS("disabled", None, {})  # alone: the check refused any other ssl_*
     if not params:
         return MySQLTLS("preferred", _preferred_context(), {})
     import ssl
@@ -777,14 +777,14 @@ def _open_mysql(url: DatabaseURL, purpose: str, create: bool) -> Session:
     driver = url.driver or "pymysql"
     if driver == "pymysql":
         pymysql = _import("pymysql", "pymysql", url)
-        conn = _open_pymysql(pymysql, url, _mysql_arguments(url, purpose), mysql_tls(url))
+        conn = _open_pymysql(pymysql, url, _mysql_arguments(url, purpose), _tls(url))
         return Session(conn, family="mysql", paramstyle="format", driver="pymysql")
     if driver == "mysqldb":
         mysqldb = _import("MySQLdb", "mysqlclient", url)
         kwargs = _mysql_arguments(url, purpose)
         kwargs["db"] = kwargs.pop("database")
         kwargs.pop("program_name", None)
-        tls = mysql_tls(url)
+        tls = _tls(url)
         if tls.mode == "disabled":
             kwargs["ssl_mode"] = "DISABLED"
         elif tls.mode == "required":
