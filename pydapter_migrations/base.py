@@ -396,18 +396,10 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
                     f"nothing to repair: the database {url} does not exist",
                     adapter=cls.migration_key,
                 )
-        try:
-            cls._migrate(
-                Operation.STAMP, "head", directory, connection_string, lock_timeout, False,
-                registry, observers, options, (),
-                (target_of, "applied" if applied else "not applied"),
-            )  # fmt: skip
-        except MigrationError as error:
-            # The repair runs as a stamp: its failures are the repair's.
-            if error.message.startswith("stamp failed: "):
-                error.message = "repair failed: " + error.message.removeprefix("stamp failed: ")
-                error.args = (error.message,)
-            raise
+        cls._migrate(
+            Operation.STAMP, "head", directory, connection_string, lock_timeout, False,
+            registry, observers, options, (), (target_of, "applied" if applied else "not applied"),
+        )  # fmt: skip
 
     @classmethod
     @_public
@@ -757,7 +749,8 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
     ) -> str | None:
         error_type = error_type_of(operation)
         accepted = _revision_ids(allow_changed, "allow_changed")  # a TypeError, unwrapped
-        with cls._guard(error_type, str(operation), connection_string) as maybe_url:
+        action = "repair" if repair is not None else str(operation)  # a repair runs as a stamp
+        with cls._guard(error_type, action, connection_string) as maybe_url:
             url = cls._require_url(maybe_url, error_type)
             if not isinstance(target, str) or not target.strip():
                 raise error_type(f"{operation} needs a target revision (head, base, an id, -1)")

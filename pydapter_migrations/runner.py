@@ -329,9 +329,10 @@ def run_migration(
     resolves the dirty revision instead of refusing to start because of it.
     """
     error_type = error_type_of(operation)
+    action = "repair" if repair is not None else str(operation)  # a repair runs as a stamp
     with (
         _run_memo(),
-        wrap_errors(error_type, adapter=adapter, action=str(operation), secrets=url.secrets()),
+        wrap_errors(error_type, adapter=adapter, action=action, secrets=url.secrets()),
         _session(session_url, f"{adapter} {operation}") as session,
     ):
         with database_lock(url, timeout=lock_timeout, adapter=adapter, session=session) as lock:

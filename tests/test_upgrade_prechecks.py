@@ -163,3 +163,6 @@ def test_repair_of_a_database_that_does_not_exist_creates_nothing(tmp_path: Path
         assert "stamp" not in result.stderr
         assert not list(path.parent.glob(f"{path.name}*"))
     assert not (tmp_path / "nodir").exists()
+    unreachable = _cli("postgresql://u:pw@127.0.0.1:1/x", folder, "repair", "--applied")
+    assert unreachable.returncode == 1 and "repair failed" in unreachable.stderr, unreachable
+    assert "stamp" not in unreachable.stderr
