@@ -133,29 +133,36 @@ def dirty_problems(rows: Iterable[LedgerRow], *, in_progress: bool = False) -> l
 
 def in_progress_message(row: LedgerRow) -> str:
     """What to say of a ``started`` row while a run holds the migration lock."""
+    return f"{_started(row)} and is in progress (that run holds the migration lock)"
+
+
+def _started(row: LedgerRow) -> str:
+    """Which revision started, when, by whom and in which run."""
     who = f"{row.os_user or '?'}@{row.host or '?'}"
     return (
-        f"revision {row.revision}: its {row.operation} started at {row.started_at} ({who}, "
-        f"run {row.run_id}) and is in progress (that run holds the migration lock)"
+        f"revision {row.revision}: its {row.operation} started at {row.started_at} "
+        f"({who}, run {row.run_id})"
     )
 
 
-def changed_refusal(problems: Iterable[Problem], allow_changed: Collection[str]) -> str | None:
-    """Why an upgrade refuses to start: the ``changed`` problems not accepted by
-    ``allow_changed``; ``None`` when there is none."""
+def changed_refusal(problems: Iterable[Problem], allow_changed: Collection[str]) -> Problem | None:
+    """Why an upgrade refuses to start: the first ``changed`` problem not accepted by
+    ``allow_changed``, its ``message`` naming every such one and what to do; ``None`` when
+    there is none."""
     refused = [
         p for p in problems if p["problem"] == "changed" and p["revision"] not in allow_changed
     ]
     if not refused:
         return None
     names = " ".join(f"--allow-changed {p['revision']}" for p in refused)
-    return (
+    message = (
         "; ".join(p["message"] for p in refused)
         + ". Changing a revision that already ran leaves databases migrated before the "
         "change different from those migrated after it: put the change in a new "
         f"revision. If the edit is intended, accept it with {names} "
         "(allow_changed=[...]); comment and layout edits never need that"
     )
+    return {**refused[0], "message": message}
 
 
 def unknown_accepted(allow_changed: Collection[str], known: Collection[str]) -> str | None:
@@ -192,23 +199,15 @@ def upgrade_refusal(
     unknown = unknown_accepted(allow_changed, known)
     if unknown is not None:
         return {"problem": "unknown_accepted", "revision": None, "message": unknown}
-    message = changed_refusal(problems, allow_changed)
-    if message is not None:
-        first = next(
-            p for p in problems if p["problem"] == "changed" and p["revision"] not in allow_changed
-        )
-        return {**first, "message": message}
-    return None
+    return changed_refusal(problems, allow_changed)
 
 
 def dirty_message(row: LedgerRow) -> str:
     """What happened to a dirty row's revision, and what to do about it."""
     what = "failed" if row.outcome == "incomplete" else "never finished (the run died)"
-    who = f"{row.os_user or '?'}@{row.host or '?'}"
     failure = f": {row.note}" if row.note and row.outcome == "incomplete" else ""
     return (
-        f"revision {row.revision}: its {row.operation} started at {row.started_at} "
-        f"({who}, run {row.run_id}) and {what}{failure}. Part of it may be committed: "
+        f"{_started(row)} and {what}{failure}. Part of it may be committed: "
         "where the database commits DDL as it runs (MySQL, MariaDB), everything the revision "
         "ran up to where it stopped, its data changes included; likewise for a revision run "
         "outside a transaction. Check the schema and the data, then record what is true: "

@@ -409,8 +409,7 @@ def _refuse_changed(
     problems = changed_revisions(recorded, current, applied, candidates)
     refused = changed_refusal(problems, allow_changed)
     if refused is not None:
-        first = next(p for p in problems if p["revision"] not in allow_changed)
-        raise run.error(refused, revision=first["revision"])
+        raise run.error(refused["message"], revision=refused["revision"])
     assert run.recorder is not None
     for problem in problems:
         run.recorder.record(

@@ -191,7 +191,8 @@ class _Downgrade(click.Command):
     """``downgrade``: a ``--dry-run`` (an upgrade's option) is refused by name."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if "--dry-run" in args[: args.index("--")] if "--" in args else "--dry-run" in args:
+        options = args[: args.index("--")] if "--" in args else args
+        if "--dry-run" in options:
             raise click.UsageError(
                 "--dry-run previews an upgrade; for a downgrade use --sql (where the backend "
                 "can render it) to see what it would run",
