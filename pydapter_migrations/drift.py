@@ -114,6 +114,8 @@ def _table_differences(name: str, have: Table, want: Table) -> Iterator[tuple[st
 STALE_AFTER = 3600
 _PREFIX = "pydapter_check_"
 _STAMPED = re.compile(rf"^{_PREFIX}(\d{{10}})_[0-9a-f]+$")
+#: Every scratch name, as a LIKE pattern (its underscores escaped).
+_LIKE = _PREFIX.replace("_", "\\_") + "%"
 
 
 @contextlib.contextmanager
@@ -145,7 +147,7 @@ def scratch_database(url: DatabaseURL) -> Iterator[DatabaseURL]:
                     f"check replays the revisions on a scratch database ({name}), and this "
                     f"account may not create one: it needs the CREATE and DROP privileges "
                     f"on databases named {_PREFIX}*, for example GRANT ALL ON "
-                    f"`{_PREFIX.replace('_', chr(92) + '_')}%`.* TO <user> (MySQL and "
+                    f"`{_LIKE}`.* TO <user> (MySQL and "
                     "MariaDB have no schemas inside a database to use instead)"
                 )
             admin.execute(f"CREATE SCHEMA {name}")
@@ -180,7 +182,6 @@ def _sweep(admin: Session, backend: str) -> None:
     """Drop the scratch databases and schemas of checks that were killed: those whose name
     says they were made more than :data:`STALE_AFTER` seconds ago. Whatever the account
     may not see or drop is left alone."""
-    pattern = f"{_PREFIX.replace('_', chr(92) + '_')}%"
     if backend == "postgresql":
         queries = [
             ("database", "SELECT datname FROM pg_database WHERE datname LIKE ?"),
@@ -196,7 +197,7 @@ def _sweep(admin: Session, backend: str) -> None:
     deadline = time.time() - STALE_AFTER
     for kind, sql in queries:
         with contextlib.suppress(Exception):
-            for (found,) in admin.execute(sql, (pattern,)):
+            for (found,) in admin.execute(sql, (_LIKE,)):
                 stamp = _STAMPED.match(str(found))
                 if stamp is None or int(stamp.group(1)) > deadline:
                     continue
