@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from pydapter_migrations_alembic import AlembicAdapter
 from pydapter_migrations_yoyo import YoyoAdapter
+from yoyo_folders import yoyo_folder
 
 from pydapter_migrations import MigrationUpgradeError
 from pydapter_migrations.testing import KitDatabase
@@ -23,19 +24,6 @@ from pydapter_migrations.urls import DatabaseURL
 
 HISTORY = "pydapter_migrations_history"
 CLI = [sys.executable, "-m", "pydapter_migrations"]
-
-
-def _folder(root: Path, count: int) -> Path:
-    """A plain yoyo folder of ``count`` revisions, each creating t<n>."""
-    folder = root / "migrations"
-    folder.mkdir()
-    for n in range(1, count + 1):
-        depends = f"-- depends: {n - 1:04d}\n" if n > 1 else ""
-        (folder / f"{n:04d}.sql").write_text(
-            f"-- revision {n}\n{depends}CREATE TABLE t{n} (id integer);\n"
-        )
-        (folder / f"{n:04d}.rollback.sql").write_text(f"DROP TABLE t{n};\n")
-    return folder
 
 
 def _rows(url: str, columns: str = "revision, outcome") -> list[tuple[object, ...]]:
@@ -55,7 +43,7 @@ def url(request: pytest.FixtureRequest) -> str:
 
 
 def test_a_comment_or_layout_edit_is_not_a_change(tmp_path: Path, url: str) -> None:
-    folder = _folder(tmp_path, 2)
+    folder = yoyo_folder(tmp_path, 2)
     kw = {"directory": folder, "connection_string": url}
     YoyoAdapter.upgrade("0001", **kw)
     (folder / "0001.sql").write_text(
@@ -99,7 +87,7 @@ def test_an_alembic_docstring_or_comment_edit_is_not_a_change(tmp_path: Path, ur
 def test_a_database_migrated_before_the_table_existed_is_adopted(
     tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    folder = _folder(tmp_path, 3)
+    folder = yoyo_folder(tmp_path, 3)
     db = tmp_path / "test.db"
     yoyo = Path(sys.executable).parent / "yoyo"
     subprocess.run(
@@ -120,7 +108,7 @@ def test_a_database_migrated_before_the_table_existed_is_adopted(
 
 
 def test_stamps_keep_the_table_in_step(tmp_path: Path, sqlite_url: str) -> None:
-    folder = _folder(tmp_path, 3)
+    folder = yoyo_folder(tmp_path, 3)
     kw = {"directory": folder, "connection_string": sqlite_url}
     YoyoAdapter.stamp("head", **kw)
     YoyoAdapter.stamp("0001", **kw)
@@ -135,7 +123,7 @@ def test_stamps_keep_the_table_in_step(tmp_path: Path, sqlite_url: str) -> None:
 
 
 def test_verify_finds_a_missing_parent_and_several_heads(tmp_path: Path, sqlite_url: str) -> None:
-    folder = _folder(tmp_path, 2)
+    folder = yoyo_folder(tmp_path, 2)
     (folder / "0003.sql").write_text("-- depends: 0001\nCREATE TABLE t3 (id integer);\n")
     kw = {"directory": folder, "connection_string": sqlite_url}
     assert YoyoAdapter.verify(**kw) == []  # yoyo revisions need not form a line
@@ -173,7 +161,7 @@ def test_a_killed_run_leaves_a_dirty_revision_until_repaired(
 ) -> None:
     """A revision outside a transaction (CREATE INDEX CONCURRENTLY's kind) killed half-way:
     its started row committed before it ran, so every later run refuses until repaired."""
-    folder = _folder(tmp_path, 1)
+    folder = yoyo_folder(tmp_path, 1)
     (folder / "0002.sql").write_text(
         "-- transactional: false\n-- depends: 0001\n"
         "CREATE TABLE half (id integer);\nSELECT pg_sleep(60);\nCREATE TABLE other (id integer);\n"
@@ -216,7 +204,7 @@ def test_a_killed_run_leaves_a_dirty_revision_until_repaired(
 def test_a_killed_transactional_revision_leaves_nothing_to_repair(
     tmp_path: Path, postgresql_url: str
 ) -> None:
-    folder = _folder(tmp_path, 1)
+    folder = yoyo_folder(tmp_path, 1)
     (folder / "0002.sql").write_text(
         "-- depends: 0001\nCREATE TABLE half (id integer);\nSELECT pg_sleep(60);\n"
     )

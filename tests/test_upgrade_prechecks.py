@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from pydapter_migrations_yoyo import YoyoAdapter
+from yoyo_folders import yoyo_folder
 
 from pydapter_migrations import MigrationUpgradeError
 from pydapter_migrations.connections import connect
@@ -19,18 +20,6 @@ from pydapter_migrations.ledger import Ledger, LedgerRow, now
 from pydapter_migrations.locking import database_lock, lock_in_use
 
 CLI = [sys.executable, "-m", "pydapter_migrations"]
-
-
-def _folder(root: Path, count: int) -> Path:
-    folder = root / "migrations"
-    folder.mkdir(exist_ok=True)
-    for n in range(1, count + 1):
-        depends = f"-- depends: {n - 1:04d}\n" if n > 1 else ""
-        (folder / f"{n:04d}.sql").write_text(
-            f"-- revision {n}\n{depends}CREATE TABLE t{n} (id integer);\n"
-        )
-        (folder / f"{n:04d}.rollback.sql").write_text(f"DROP TABLE t{n};\n")
-    return folder
 
 
 def _cli(url: str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -66,7 +55,7 @@ def _same_refusal(url: str, folder: Path, *extra: str) -> str:
 
 
 def test_a_dry_run_refuses_what_the_upgrade_refuses(tmp_path: Path, url: str) -> None:
-    folder = _folder(tmp_path, 2)
+    folder = yoyo_folder(tmp_path, 2)
     kw = {"directory": folder, "connection_string": url}
     YoyoAdapter.upgrade("0001", **kw)
 
@@ -96,7 +85,7 @@ def test_a_dry_run_refuses_what_the_upgrade_refuses(tmp_path: Path, url: str) ->
 
 
 def test_a_downgrade_dry_run_is_a_usage_error(tmp_path: Path, sqlite_url: str) -> None:
-    folder = _folder(tmp_path, 1)
+    folder = yoyo_folder(tmp_path, 1)
     result = _cli(sqlite_url, folder, "downgrade", "base", "--dry-run")
     assert result.returncode == 2
     assert "--dry-run previews an upgrade; for a downgrade use --sql" in result.stderr
@@ -104,7 +93,7 @@ def test_a_downgrade_dry_run_is_a_usage_error(tmp_path: Path, sqlite_url: str) -
 
 
 def test_allow_changed_takes_revision_ids_of_the_directory(tmp_path: Path, sqlite_url: str) -> None:
-    folder = _folder(tmp_path, 2)
+    folder = yoyo_folder(tmp_path, 2)
     kw = {"directory": folder, "connection_string": sqlite_url}
     with pytest.raises(TypeError, match="collection of revision ids"):
         YoyoAdapter.upgrade(**kw, allow_changed="0001")  # type: ignore[arg-type]
@@ -122,7 +111,7 @@ def test_a_revision_whose_run_holds_the_lock_is_in_progress(tmp_path: Path, url:
     """While a run holds the migration lock, its started row is its revision at work:
     status says in progress (--check exits 3, as for pending), verify does not fail, and
     nobody is told to repair; once the lock is free the same row is a run that died."""
-    folder = _folder(tmp_path, 2)
+    folder = yoyo_folder(tmp_path, 2)
     YoyoAdapter.upgrade("0001", directory=folder, connection_string=url)
     _started(url, "0002")
     with database_lock(url, timeout=5):
@@ -155,7 +144,7 @@ def test_a_revision_whose_run_holds_the_lock_is_in_progress(tmp_path: Path, url:
 def test_repair_of_a_database_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:
     """A repair never creates a database (as reads do not): a missing SQLite file has
     nothing to repair, and the error is the repair's, not a stamp's."""
-    folder = _folder(tmp_path, 1)
+    folder = yoyo_folder(tmp_path, 1)
     for path in (tmp_path / "fresh.db", tmp_path / "nodir" / "x.db"):
         result = _cli(f"sqlite:///{path}", folder, "repair", "--applied")
         assert result.returncode == 1, result
