@@ -148,6 +148,16 @@ class Session:
             return in_transaction
         return True
 
+    def autocommits(self) -> bool:
+        """Whether each statement outside ``BEGIN`` commits itself. Every session the core
+        opens does; a MySQL connection that a backend's engine took out of autocommit mode
+        (SQLAlchemy's own way there) starts a transaction with its next statement instead."""
+        conn = getattr(self.connection, "driver_connection", None) or self.connection
+        get_autocommit = getattr(conn, "get_autocommit", None)  # PyMySQL, mysqlclient...
+        if self.family == "mysql" and callable(get_autocommit):
+            return bool(get_autocommit())
+        return True
+
     def close(self) -> None:
         # A broken connection may fail to close; it is gone either way.
         with contextlib.suppress(Exception):

@@ -208,8 +208,8 @@ def dirty_message(row: LedgerRow) -> str:
     failure = f": {row.note}" if row.note and row.outcome == "incomplete" else ""
     return (
         f"{_started(row)} and {what}{failure}. Part of it may be committed: "
-        "where the database commits DDL as it runs (MySQL, MariaDB), everything the revision "
-        "ran up to where it stopped, its data changes included; likewise for a revision run "
-        "outside a transaction. Check the schema and the data, then record what is true: "
-        "pydapter-migrate repair --applied, or --not-applied"
+        "where the database commits DDL as it runs (MySQL, MariaDB), each DDL statement it "
+        "ran and everything before that one, data changes included; for a revision run "
+        "outside a transaction, everything up to where it stopped. Check the schema and the "
+        "data, then record what is true: pydapter-migrate repair --applied, or --not-applied"
     )

@@ -65,31 +65,53 @@ logger = logging.getLogger("pydapter_migrations")
 StateT = TypeVar("StateT")
 T = TypeVar("T")
 
+
+@dataclass
+class _Memo:
+    values: dict[Hashable, Any] = field(default_factory=dict)
+    #: The keys of values read from the database, forgotten once the run changed it.
+    database_state: set[Hashable] = field(default_factory=set)
+
+    def forget_database_state(self) -> None:
+        for key in self.database_state:
+            self.values.pop(key, None)
+        self.database_state.clear()
+
+
 #: What a backend computed once in the current run (see :func:`once_per_run`).
-_RUN_MEMO: ContextVar[dict[Hashable, Any] | None] = ContextVar("run_memo", default=None)
+_RUN_MEMO: ContextVar[_Memo | None] = ContextVar("run_memo", default=None)
 
 
 @contextmanager
-def _run_memo() -> Iterator[None]:
-    token = _RUN_MEMO.set({})
+def _run_memo() -> Iterator[_Memo]:
+    memo = _Memo()
+    token = _RUN_MEMO.set(memo)
     try:
-        yield
+        yield memo
     finally:
         _RUN_MEMO.reset(token)
 
 
-def once_per_run(key: Hashable, compute: Callable[[], T | None]) -> T | None:
+def once_per_run(
+    key: Hashable, compute: Callable[[], T | None], *, database_state: bool = False
+) -> T | None:
     """``compute()`` once per run of :func:`run_migration` for ``key`` (the plan, the
     applied set and the revision files of one run ask a backend the same question; a
-    ``None`` answer is asked again). Outside a run, every call computes."""
+    ``None`` answer is asked again). Outside a run, every call computes.
+
+    ``database_state``: the answer was read from the database (the applied revisions,
+    say), so it holds until the run applies its plan and is computed again after.
+    """
     memo = _RUN_MEMO.get()
     if memo is None:
         return compute()
-    if key in memo:
-        return memo[key]  # type: ignore[no-any-return]
+    if key in memo.values:
+        return memo.values[key]  # type: ignore[no-any-return]
     value = compute()
     if value is not None:
-        memo[key] = value
+        memo.values[key] = value
+        if database_state:
+            memo.database_state.add(key)
     return value
 
 
@@ -192,10 +214,12 @@ class MigrationRun:
         if not session.in_transaction():
             if not _commits_ddl(session):
                 raise _ended(revision, sys.exc_info()[1])
-            # MySQL committed the revision's transaction at its first DDL statement (its
+            # MySQL committed the revision's transaction at its last DDL statement (its
             # started row with it): its outcome and the backend's bookkeeping still
-            # commit together, in a transaction of their own.
-            session.execute("BEGIN")
+            # commit together, in a transaction of their own (out of autocommit mode, the
+            # next statement begins it).
+            if session.autocommits():
+                session.execute("BEGIN")
         if not self.lock.holds(session.connection):
             self._check_same_database(session)
         self.lock.fence(session)
@@ -331,7 +355,7 @@ def run_migration(
     error_type = error_type_of(operation)
     action = "repair" if repair is not None else str(operation)  # a repair runs as a stamp
     with (
-        _run_memo(),
+        _run_memo() as memo,
         wrap_errors(error_type, adapter=adapter, action=action, secrets=url.secrets()),
         _session(session_url, f"{adapter} {operation}") as session,
     ):
@@ -339,6 +363,7 @@ def run_migration(
             run = MigrationRun(
                 adapter, operation, directory, url, target, hooks, lock, options, misdirected_hint
             )
+            apply = _forgetting_database_state(apply, memo)
             files = functools.cache(revision_files or dict)
             # Read once, through the cache that verify and later runs share: reading and
             # normalising each revision's files as it finishes cost ~20% of an upgrade.
@@ -382,6 +407,18 @@ def run_migration(
                     raise
                 raise error from exc
         run.finish()
+
+
+def _forgetting_database_state(apply: Apply, memo: _Memo) -> Apply:
+    """``apply``, after which what the run read from the database is read again."""
+
+    def applying(run: MigrationRun, plan: MigrationPlan[Any]) -> None:
+        try:
+            apply(run, plan)
+        finally:
+            memo.forget_database_state()
+
+    return applying
 
 
 def _refuse_changed(

@@ -158,6 +158,14 @@ def explicit_transactions(engine: Engine, lent: Session | None = None) -> None:
     instead of two (a round trip and a SCRAM authentication, 13 ms here); and no
     ``begin`` event listener (the documented SQLite recipe), which makes SQLAlchemy
     dispatch events around every statement (6 % of an upgrade's instructions).
+
+    MySQL and MariaDB commit around every DDL statement whatever the client does, so
+    there SQLAlchemy keeps its own way: the driver out of autocommit mode (a lent
+    connection is put back in it when handed back), the next statement beginning the
+    transaction. A revision's statements after its DDL then stay in its transaction, as
+    under raw Alembic, and no ``BEGIN`` costs a round trip (two per revision: 1.17x ->
+    1.1x raw Alembic at N=300 on MariaDB).
+
     Private: replacing ``do_begin``, ``do_commit``, ``do_rollback``, ``set_isolation_level``
     and ``do_close`` on this one-off engine's dialect instance; all five belong to
     SQLAlchemy's public ``Dialect`` interface, so the override holds across SQLAlchemy 2.x.
@@ -189,7 +197,7 @@ def explicit_transactions(engine: Engine, lent: Session | None = None) -> None:
             dbapi_connection.isolation_level = None
         elif callable(getattr(dbapi_connection, "autocommit", None)):
             # PyMySQL, and SQLAlchemy's adapters of aiomysql and asyncmy: a method.
-            dbapi_connection.autocommit(True)
+            dbapi_connection.autocommit(family != "mysql")
         else:
             dbapi_connection.autocommit = True
 
@@ -213,14 +221,17 @@ def explicit_transactions(engine: Engine, lent: Session | None = None) -> None:
         if in_transaction(dbapi_connection):
             execute(dbapi_connection, "ROLLBACK")
 
-    dialect.set_isolation_level = set_isolation_level  # type: ignore[method-assign]
-    dialect.do_begin = do_begin  # type: ignore[method-assign]
-    dialect.do_commit = do_commit  # type: ignore[method-assign]
-    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    if family != "mysql":
+        dialect.set_isolation_level = set_isolation_level  # type: ignore[method-assign]
+        dialect.do_begin = do_begin  # type: ignore[method-assign]
+        dialect.do_commit = do_commit  # type: ignore[method-assign]
+        dialect.do_rollback = do_rollback  # type: ignore[method-assign]
     if lent is not None:
 
         def give_back(dbapi_connection: Any) -> None:
             autocommit_asked.discard(id(raw(dbapi_connection)))
             do_rollback(dbapi_connection)
+            if family == "mysql":
+                raw(dbapi_connection).autocommit(True)  # the core's sessions autocommit
 
         dialect.do_close = give_back  # type: ignore[method-assign]

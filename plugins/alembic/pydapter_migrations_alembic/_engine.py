@@ -55,7 +55,6 @@ from ._environment import (
     ATTRIBUTE,
     Reporter,
     RunOptions,
-    bookkeeping_transaction,
     create_engine,
     recorded_models,
     session_of,
@@ -208,9 +207,7 @@ class _Observer:
         if self.run is None or reporter is None or step.up_revision_id is None:
             return
         connection = ctx.connection
-        session = session_of(connection)
-        bookkeeping_transaction(session)
-        self.run.before_commit(step.up_revision_id, session)
+        self.run.before_commit(step.up_revision_id, session_of(connection))
         now = time.perf_counter()
         reporter.pending.append(step.up_revision_id)
         reporter.durations.append(now - self._mark)

@@ -65,9 +65,7 @@ class Reporter:
         self.pending.append(revision)
         self.unfinished = False
         if self.connection is not None:
-            session = session_of(self.connection)
-            bookkeeping_transaction(session)
-            self.run.before_commit(revision, session)
+            self.run.before_commit(revision, session_of(self.connection))
 
     def started(self, connection: Connection) -> None:
         """The next revision's transaction has begun (before any of its statements)."""
@@ -253,19 +251,6 @@ def _run_async_online(context: Any, target_metadata: Any, options: RunOptions) -
 
 
 # -- engines ---------------------------------------------------------------
-
-
-def bookkeeping_transaction(session: Session) -> None:
-    """Give a revision's bookkeeping a transaction where its DDL ended the one it ran in.
-
-    MySQL and MariaDB commit implicitly before and after DDL and leave the session in
-    autocommit mode: what the revision ran is committed then, whatever happens next. Its
-    bookkeeping (the lock's fence, the version row, the core's history row) still commits
-    as one, in a transaction begun here. Other databases run DDL inside the transaction; a
-    revision that left it there ended it itself, which the core refuses.
-    """
-    if session.family == "mysql" and not session.in_transaction():
-        session.execute("BEGIN")
 
 
 def session_of(connection: Connection) -> Session:

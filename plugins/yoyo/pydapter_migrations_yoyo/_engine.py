@@ -17,6 +17,7 @@ imports yoyo. Five things differ from calling yoyo's own API:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import glob
@@ -57,6 +58,7 @@ from pydapter_migrations.backend import (
     MissingParentError,
     Session,
     find_transaction_control,
+    once_per_run,
 )
 
 from . import _compat, _files
@@ -88,6 +90,14 @@ def on_session(session: Session, table: str) -> DatabaseBackend:
         def connect(self, dburi: DatabaseURI) -> Any:
             return session.connection
 
+        if session.family == "mysql":
+            # yoyo asks the server for sql_mode before quoting each name (to use double
+            # quotes under ANSI_QUOTES): a round trip per name, eight per run with nothing
+            # to do. Backticks quote a name in MySQL and MariaDB in every sql_mode.
+            def quote_identifier(self, identifier: str) -> str:
+                quoted = identifier.replace("`", "``")
+                return f"`{quoted}`"
+
     uri = DatabaseURI(session.family, None, None, None, None, _database_name(session), {})
     backend = OnSession(uri, table)
     # What yoyo would find out by creating a scratch table (get_backend): MySQL and
@@ -99,9 +109,11 @@ def on_session(session: Session, table: str) -> DatabaseBackend:
 
 def _database_name(session: Session) -> str | None:
     # yoyo's MySQL backend lists tables of the URI's database.
-    if session.family == "mysql":
-        return str(session.scalar("SELECT DATABASE()"))
-    return None
+    if session.family != "mysql":
+        return None
+    if session.url is not None and session.url.database:
+        return session.url.database
+    return str(session.scalar("SELECT DATABASE()"))
 
 
 def ensure_internal_schema(backend: DatabaseBackend) -> None:
@@ -115,14 +127,20 @@ def ensure_internal_schema(backend: DatabaseBackend) -> None:
     _compat.mark_internal_schema_current(backend)
 
 
-def applied_ids(backend: DatabaseBackend) -> set[str]:
-    """Ids of the applied revisions; read-only (no table is created)."""
-    version = internalmigrations.get_current_version(backend)
-    if version == 0:
-        return set()
-    column = "migration_id" if version >= internalmigrations.USE_VERSION_TABLE_FROM else "id"
-    sql = f"SELECT {backend.quote_identifier(column)} FROM {backend.migration_table_quoted}"
-    return {row[0] for row in backend.execute(sql).fetchall()}
+def applied_ids(backend: DatabaseBackend) -> frozenset[str]:
+    """Ids of the applied revisions; read-only (no table is created). Read once per run
+    until it applies its plan (its plan and its checks ask alike)."""
+
+    def read() -> frozenset[str]:
+        version = internalmigrations.get_current_version(backend)
+        if version == 0:
+            return frozenset()
+        column = "migration_id" if version >= internalmigrations.USE_VERSION_TABLE_FROM else "id"
+        sql = f"SELECT {backend.quote_identifier(column)} FROM {backend.migration_table_quoted}"
+        return frozenset(row[0] for row in backend.execute(sql).fetchall())
+
+    key = ("yoyo applied", id(backend.connection), backend.migration_table)
+    return once_per_run(key, read, database_state=True) or frozenset()
 
 
 def current_ids(backend: DatabaseBackend, known: Collection[str]) -> list[str]:
@@ -367,13 +385,20 @@ def run(backend: DatabaseBackend, steps: Sequence[Step], migration_run: Migratio
     ``migration_run`` before each commit and after it. A failure rolls back that revision
     entirely."""
     ensure_internal_schema(backend)
+    with _autocommit(migration_run.session, False):
+        _run_steps(backend, steps, migration_run)
+
+
+def _run_steps(
+    backend: DatabaseBackend, steps: Sequence[Step], migration_run: MigrationRun
+) -> None:
     record = _Bookkeeping(backend)
     for step in steps:
         migration = step.migration
         if migration.use_transactions and not backend.has_transactional_ddl:
             # MySQL, MariaDB: the revision's DDL commits itself (and its savepoints with
             # it); a revision of DML alone still rolls back whole. Its bookkeeping commits
-            # as one either way (see _bookkeeping_transaction).
+            # as one either way (run.before_commit begins a transaction for it).
             with backend.transaction():
                 # Its started row commits with the first DDL statement, if any: it then
                 # says the revision may be half-applied until it finishes.
@@ -383,7 +408,6 @@ def run(backend: DatabaseBackend, steps: Sequence[Step], migration_run: Migratio
                 except Exception:
                     migration_run.revision_failed(migration.id)
                     raise
-                _bookkeeping_transaction(migration_run.session)
                 migration_run.before_commit(migration.id)
                 record(migration, step.direction)
         elif migration.use_transactions:
@@ -408,12 +432,39 @@ def run(backend: DatabaseBackend, steps: Sequence[Step], migration_run: Migratio
             # "-- transactional: false" (e.g. CREATE INDEX CONCURRENTLY) cannot share a
             # transaction with anything; only its record is transactional, and its
             # started row commits before it runs.
-            migration_run.revision_started(migration.id)
-            _process(migration, backend, step.direction)
+            with _autocommit(migration_run.session, True):
+                migration_run.revision_started(migration.id)
+                _process(migration, backend, step.direction)
             with backend.transaction():
                 migration_run.before_commit(migration.id)
                 record(migration, step.direction)
         migration_run.revision_done(migration.id)
+
+
+@contextlib.contextmanager
+def _autocommit(session: Session, on: bool) -> Iterator[None]:
+    """On MySQL and MariaDB, ``session``'s driver in autocommit mode (``on``) or out of
+    it for the block; what it was after. Out of it, as raw yoyo's connections are, a
+    revision's statements after a DDL statement (which commits by itself) stay in its
+    transaction until the next one or its commit, and a failure rolls them back; a
+    ``-- transactional: false`` revision runs in autocommit mode. Elsewhere: nothing."""
+    connection = session.connection
+    if session.family != "mysql" or session.autocommits() == on:
+        yield
+        return
+    def restore() -> None:
+        if not on and session.in_transaction():
+            connection.rollback()  # what no revision committed is not applied
+        connection.autocommit(not on)
+
+    connection.autocommit(on)
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):  # a dead connection: its own error is told
+            restore()
+        raise
+    restore()
 
 
 def stamp(
@@ -472,15 +523,6 @@ def _process(migration: Migration, backend: DatabaseBackend, direction: str) -> 
         if original is not error:
             raise original from None
         raise
-
-
-def _bookkeeping_transaction(session: Session) -> None:
-    """Begin a transaction for a revision's bookkeeping where its DDL committed the one
-    it ran in (MySQL leaves the session in autocommit mode then): the lock's fence, yoyo's
-    rows and the core's history row still commit together. yoyo's own notion (it is in a
-    transaction) stays true."""
-    if not session.in_transaction():
-        session.execute("BEGIN")
 
 
 class _Statement:

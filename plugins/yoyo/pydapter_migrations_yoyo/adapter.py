@@ -200,7 +200,7 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
         from . import _engine
 
         backend = _engine.on_session(session, _folder(directory).migration_table)
-        return frozenset(_engine.applied_ids(backend))
+        return _engine.applied_ids(backend)
 
     @classmethod
     def _bookkeeping_tables(cls, directory: Path) -> Collection[str]:
@@ -216,7 +216,7 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
 
         folder = _folder(directory)
         migrations = _engine.load(folder)
-        applied: set[str] | None = None
+        applied: frozenset[str] | None = None
         if session is not None:
             backend = _engine.on_session(session, folder.migration_table)
             applied = _engine.applied_ids(backend)
