@@ -31,9 +31,6 @@ _Test = TypeVar("_Test", bound=Callable[..., Any])
 _MARK = "__kit_requires__"
 #: The database family of each suite ``database`` that is not a family's own name.
 _FAMILIES = {"mariadb": "mysql"}
-#: Whether the core keeps the dirty state of a revision that died half-way (the history
-#: table's started rows; ``repair``).
-DIRTY_STATE_PROTOCOL = True
 
 
 @dataclass(frozen=True)
@@ -136,12 +133,9 @@ class Requirements:
     @property
     def dirty_state(self) -> Requirement:
         """The core records a revision that started and never finished, refuses later
-        runs until it is repaired, and repairs it (issue 15, point 3)."""
-        return Requirement.only_if(
-            DIRTY_STATE_PROTOCOL,
-            "awaiting the dirty-state protocol (issue 15, point 3: the 'started' record, "
-            "`pydapter-migrate repair`, status showing it)",
-        )
+        runs until it is repaired, and repairs it: met for every adapter, since the core
+        does it; an adapter's own ``requirements`` may say otherwise."""
+        return Requirement.met()
 
     @property
     def sqlite_file(self) -> Requirement:
