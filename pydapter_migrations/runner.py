@@ -52,7 +52,7 @@ from .integrity import (
     recorded_checksums,
     unknown_accepted,
 )
-from .ledger import DIRTY, Ledger, LedgerRow, RunRecorder
+from .ledger import APPLIED, DIRTY, Ledger, LedgerRow, RunRecorder
 from .locking import MigrationLock, database_lock
 
 if TYPE_CHECKING:
@@ -443,6 +443,11 @@ def _refuse_changed(
     if not candidates:
         return
     current = checksums_of(candidates, cache_key=f"{run.adapter}\0{run.directory}")
+    if any(recorded[r].checksum != current[r].exact for r in candidates if r in current):
+        # A file differs: its row whole says whether its content did, and when it ran.
+        assert run.recorder is not None
+        whole = run.recorder.ledger.rows(run.session, APPLIED, known=True)
+        recorded = recorded_checksums(whole)
     problems = changed_revisions(recorded, current, applied, candidates)
     refused = changed_refusal(problems, allow_changed)
     if refused is not None:
