@@ -106,3 +106,65 @@ def test_plain_alembic_command_with_an_asyncio_driver(
     assert AlembicAdapter.get_current_revision(
         directory=directory, connection_string=mariadb_url
     ) == (revision)
+
+
+def test_the_lock_connection_runs_out_of_autocommit_and_comes_back_in_it(mariadb_url: str) -> None:
+    # MariaDB commits around DDL whatever the client does; SQLAlchemy's own way there
+    # (the driver out of autocommit mode) keeps the statements after a DDL statement in
+    # the transaction. The core's session is handed back in autocommit mode, still
+    # holding the lock.
+    from pydapter_migrations_alembic._environment import create_engine
+    from sqlalchemy import text
+
+    from pydapter_migrations.locking import database_lock, mysql_lock_name
+
+    url = DatabaseURL.parse(mariadb_url)
+    with database_lock(url, timeout=5) as lock:
+        held = lock.session.connection
+        engine = create_engine(url, lent=lock.session)
+        with engine.connect() as connection:
+            assert connection.connection.dbapi_connection is held
+            connection.execute(text("CREATE TABLE lent (id integer)"))
+            assert held.get_autocommit() is False
+            connection.execute(text("INSERT INTO lent VALUES (1)"))
+            connection.rollback()
+        engine.dispose()
+        assert held.open and held.get_autocommit() is True
+        cursor = held.cursor()
+        cursor.execute("SELECT IS_USED_LOCK(%s) = CONNECTION_ID()", (mysql_lock_name(url),))
+        assert cursor.fetchone() == (1,)
+        cursor.execute("SELECT count(*) FROM lent")  # the DDL committed, the row did not
+        assert cursor.fetchone() == (0,)
+
+
+def test_an_autocommit_block_commits_as_it_runs_and_the_rest_rolls_back(
+    tmp_path: Path, mariadb_url: str
+) -> None:
+    from alembic_helpers import table_revision
+
+    from pydapter_migrations import MigrationUpgradeError
+
+    directory = tmp_path / "migrations"
+    AlembicAdapter.init_migrations(directory)
+    table = table_revision(directory, "items")
+    fill = AlembicAdapter.create_migration("fill items", False, directory=directory)
+    write_revision_bodies(
+        directory,
+        fill,
+        "    with op.get_context().autocommit_block():\n"
+        "        op.execute(sa.text('INSERT INTO items VALUES (1)'))\n"
+        "    op.execute(sa.text('INSERT INTO items VALUES (2)'))\n"
+        "    op.execute(sa.text('INSERT INTO no_such_table VALUES (3)'))",
+        "    op.execute(sa.text('DELETE FROM items'))",
+    )
+    kw = {"directory": directory, "connection_string": mariadb_url}
+    with pytest.raises(MigrationUpgradeError) as info:
+        AlembicAdapter.upgrade(**kw)
+    assert info.value.revision == fill
+    db = KitDatabase(DatabaseURL.parse(mariadb_url))
+    assert db.query("SELECT id FROM items") == [(1,)]
+    assert AlembicAdapter.get_current_revision(**kw) == table
+    # What the block committed is the revision's half: later runs refuse until repaired.
+    with pytest.raises(MigrationUpgradeError, match="repair") as refused:
+        AlembicAdapter.upgrade(**kw)
+    assert refused.value.revision == fill

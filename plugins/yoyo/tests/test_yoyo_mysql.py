@@ -121,3 +121,23 @@ def test_plain_yoyo_sees_what_the_adapter_applied(tmp_path: Path, mariadb_url: s
     ).stdout  # fmt: skip
     assert re.search(rf"^A\s+{r1}\s", out, re.MULTILINE), out
     assert re.search(rf"^U\s+{r2}\s", out, re.MULTILINE), out
+
+
+def test_a_non_transactional_revision_commits_as_it_runs_and_is_left_to_repair(
+    tmp_path: Path, mariadb_url: str
+) -> None:
+    d = tmp_path / "migrations"
+    YoyoAdapter.init_migrations(d)
+    r1 = YoyoAdapter.create_migration("one", directory=d)
+    r2 = YoyoAdapter.create_migration("two", directory=d)
+    write_revision(d, r1, ["CREATE TABLE a (id integer)"], ["DROP TABLE a"])
+    path = d / "versions" / f"{r2}.sql"
+    path.write_text("-- transactional: false\n" + path.read_text())
+    write_revision(d, r2, ["INSERT INTO a VALUES (1)", "INSERT INTO nope VALUES (1)"], [])
+    with pytest.raises(MigrationUpgradeError) as info:
+        YoyoAdapter.upgrade(directory=d, connection_string=mariadb_url)
+    assert info.value.revision == r2
+    assert query(mariadb_url, "SELECT id FROM a") == [(1,)]  # committed as it ran
+    with pytest.raises(MigrationUpgradeError, match="repair") as refused:
+        YoyoAdapter.upgrade(directory=d, connection_string=mariadb_url)
+    assert refused.value.revision == r2
