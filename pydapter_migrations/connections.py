@@ -711,7 +711,7 @@ def check_mysql_url(url: DatabaseURL | str) -> None:
     charset = url.query.get("charset")
     if charset is not None and not _known_charset(charset):
         raise InvalidURLError(f"charset in {url}: {charset!r} is not a MySQL character set")
-    for name in ("ssl_disabled", "ssl_verify_cert", "ssl_verify_identity"):
+    for name in ("ssl_disabled", "ssl_verify_cert", "ssl_verify_identity", "local_infile"):
         _mysql_flag(url, name, url.query.get(name))
     others = [key for key in url.query if key.startswith("ssl_") and key != "ssl_disabled"]
     if others and _mysql_flag(url, "ssl_disabled", url.query.get("ssl_disabled")):
@@ -772,6 +772,9 @@ def _mysql_arguments(url: DatabaseURL, purpose: str) -> dict[str, Any]:
         del query[key]
     if "unix_socket" in query:
         kwargs["unix_socket"] = query.pop("unix_socket")
+    if "local_infile" in query:
+        # A driver takes any non-empty string as true: "false" would allow LOAD DATA LOCAL.
+        kwargs["local_infile"] = _mysql_flag(url, "local_infile", query.pop("local_infile"))
     kwargs.update(query)
     return kwargs
 

@@ -116,6 +116,7 @@ def test_tls_parameters_are_read_alike() -> None:
         ("read_timeout=x", ["read_timeout", "number of seconds"]),
         ("write_timeout=-1", ["write_timeout", "number of seconds"]),
         ("ssl_verify_cert=maybe", ["ssl_verify_cert", "true or false"]),
+        ("local_infile=maybe", ["local_infile", "true or false"]),
         ("ssl_mode=REQUIRED", ["'ssl_mode'", "ssl_verify_cert", "ssl_disabled", "ssl_ca"]),
     ],
 )
@@ -158,3 +159,27 @@ def test_a_timeout_may_be_a_fraction_of_a_second() -> None:
     url = DatabaseURL.parse("mysql://app@127.0.0.1/db?connect_timeout=2.5&read_timeout=0.5")
     kwargs = _mysql_arguments(url, "test")
     assert kwargs["connect_timeout"] == 3 and kwargs["read_timeout"] == 0.5
+
+
+@pytest.mark.parametrize("flag", ["false", "0", "off", None])
+def test_local_infile_false_means_no_local_file_is_read(
+    mariadb_url: str, tmp_path: Path, flag: str | None
+) -> None:
+    # A driver takes any non-empty string for true: "false" must reach it as False.
+    source = tmp_path / "rows.txt"
+    source.write_text("secret\n")
+    url = mariadb_url + (f"?local_infile={flag}" if flag is not None else "")
+    with connect(url) as session:
+        session.execute("CREATE TABLE IF NOT EXISTS loaded (line varchar(40))")
+        with pytest.raises(Exception, match=r"4166|1148"):
+            session.execute(f"LOAD DATA LOCAL INFILE '{source}' INTO TABLE loaded")
+        assert session.execute("SELECT count(*) FROM loaded") == [(0,)]
+
+
+def test_local_infile_true_is_passed_as_true(mariadb_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "rows.txt"
+    source.write_text("one\n")
+    with connect(mariadb_url + "?local_infile=true") as session:
+        session.execute("CREATE TABLE IF NOT EXISTS loaded_on (line varchar(40))")
+        session.execute(f"LOAD DATA LOCAL INFILE '{source}' INTO TABLE loaded_on")
+        assert session.execute("SELECT line FROM loaded_on") == [("one",)]
