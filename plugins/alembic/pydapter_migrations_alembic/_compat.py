@@ -7,6 +7,7 @@ API where one exists. Nothing else in this plugin touches an engine's private na
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
@@ -230,8 +231,11 @@ def explicit_transactions(engine: Engine, lent: Session | None = None) -> None:
 
         def give_back(dbapi_connection: Any) -> None:
             autocommit_asked.discard(id(raw(dbapi_connection)))
-            do_rollback(dbapi_connection)
-            if family == "mysql":
-                raw(dbapi_connection).autocommit(True)  # the core's sessions autocommit
+            # A connection killed under the run (its lock lost) cannot roll back: the run
+            # reports that itself, and SQLAlchemy would print the driver's traceback too.
+            with contextlib.suppress(Exception):
+                do_rollback(dbapi_connection)
+                if family == "mysql":
+                    raw(dbapi_connection).autocommit(True)  # the core's sessions autocommit
 
         dialect.do_close = give_back  # type: ignore[method-assign]
