@@ -452,6 +452,7 @@ def _autocommit(session: Session, on: bool) -> Iterator[None]:
     if session.family != "mysql" or session.autocommits() == on:
         yield
         return
+
     def restore() -> None:
         if not on and session.in_transaction():
             connection.rollback()  # what no revision committed is not applied
