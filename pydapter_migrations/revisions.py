@@ -21,13 +21,18 @@ BASE = "base"
 _RELATIVE = re.compile(r"^[+-]\d+$")
 
 
-_LEADING_COMMENTS = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
+# Comments before a statement; MySQL runs the text of /*! ... */ and MariaDB of /*M! ... */
+# (a version number may follow the mark), so those are unwrapped, not skipped.
+_LEADING_COMMENTS = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*(?!M?!).*?\*/|/\*M?!\d*)*", re.DOTALL)
 # Statements that end (or start) a transaction. SAVEPOINT work stays inside one, and
-# MariaDB's BEGIN NOT ATOMIC opens a compound statement, not a transaction.
+# MariaDB's BEGIN NOT ATOMIC opens a compound statement, not a transaction. A SET that
+# turns autocommit on commits the open transaction, whichever way it names the variable
+# (SET autocommit, SET SESSION autocommit, SET @@session.autocommit, SET a=1, autocommit=1).
 _TRANSACTION_CONTROL = re.compile(
     r"""(?ix)
     (COMMIT|END|ABORT|START\s+TRANSACTION|ROLLBACK(?!\s+(?:WORK\s+|TRANSACTION\s+)?TO\b)
-     |BEGIN(?!\s+NOT\s+ATOMIC)|SET\s+(?:SESSION\s+|@@)?AUTOCOMMIT)\b
+     |BEGIN(?!\s+NOT\s+ATOMIC)
+     |SET\s(?:[^'"`;]|'[^']*'|"[^"]*"|`[^`]*`)*?\bAUTOCOMMIT(?=\s*:?=))\b
     """
 )
 

@@ -131,9 +131,11 @@ class RevisionEndedTransactionError(Exception):
     """A revision committed or rolled back the transaction it was running in."""
 
 
-def _ended(revision: str, failure: BaseException | None = None) -> RevisionEndedTransactionError:
+def _ended(
+    revision: str, failure: BaseException | None = None, how: str = "a COMMIT or ROLLBACK"
+) -> RevisionEndedTransactionError:
     message = (
-        f"revision {revision} ended its own transaction (a COMMIT or ROLLBACK in the "
+        f"revision {revision} ended its own transaction ({how} in the "
         "revision): what it ran before that is committed and cannot be rolled back, and "
         "the revision is not recorded as applied; check the database by hand. Work that "
         "cannot share a transaction runs the way the backend documents (Alembic: "
@@ -173,6 +175,8 @@ class MigrationRun:
     recorder: RunRecorder | None = None
     _last_mark: float = 0.0
     _identity: Any = None
+    #: Whether the running revision's session autocommitted when it started (MySQL).
+    _autocommitted: bool | None = None
 
     @property
     def session(self) -> Session:
@@ -193,8 +197,10 @@ class MigrationRun:
         """First thing inside ``revision``'s transaction, on the connection that runs it
         (or before its first statement when it runs outside a transaction): writes its
         ``started`` row, which commits only if part of the revision does."""
+        session = session or self.session
+        self._autocommitted = session.autocommits() if _commits_ddl(session) else None
         if self.recorder is not None:
-            self.recorder.started(session or self.session, revision)
+            self.recorder.started(session, revision)
 
     def no_revision_ran(self, session: Session | None = None) -> None:
         """Before the commit of a transaction begun with :meth:`revision_started` in which
@@ -211,6 +217,10 @@ class MigrationRun:
         :class:`RevisionEndedTransactionError` when the revision ended the transaction.
         """
         session = session or self.session
+        if self._autocommitted is False and session.autocommits():
+            # Turning autocommit on commits the open transaction; every statement after
+            # it committed as it ran.
+            raise _ended(revision, how="SET autocommit=1")
         if not session.in_transaction():
             if not _commits_ddl(session):
                 raise _ended(revision, sys.exc_info()[1])

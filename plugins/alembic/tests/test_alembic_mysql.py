@@ -168,3 +168,37 @@ def test_an_autocommit_block_commits_as_it_runs_and_the_rest_rolls_back(
     with pytest.raises(MigrationUpgradeError, match="repair") as refused:
         AlembicAdapter.upgrade(**kw)
     assert refused.value.revision == fill
+
+
+def test_a_revision_that_turns_autocommit_on_is_stopped_and_named(
+    tmp_path: Path, mariadb_url: str
+) -> None:
+    # SET autocommit=1 commits the revision's transaction and lets every statement after
+    # it commit as it runs: the revision is not recorded as applied, nothing after it
+    # runs, and later runs refuse until the database is checked and repaired.
+    from alembic_helpers import table_revision
+
+    from pydapter_migrations import MigrationUpgradeError
+
+    directory = tmp_path / "migrations"
+    AlembicAdapter.init_migrations(directory)
+    table = table_revision(directory, "items")
+    switch = AlembicAdapter.create_migration("switch", False, directory=directory)
+    write_revision_bodies(
+        directory,
+        switch,
+        "    op.execute(sa.text('SET autocommit = 1'))\n"
+        "    op.execute(sa.text('INSERT INTO items VALUES (1)'))",
+        "    op.execute(sa.text('DELETE FROM items'))",
+    )
+    after = table_revision(directory, "later")
+    kw = {"directory": directory, "connection_string": mariadb_url}
+    with pytest.raises(MigrationUpgradeError, match="SET autocommit=1") as info:
+        AlembicAdapter.upgrade(**kw)
+    assert info.value.revision == switch and "ended its own transaction" in str(info.value)
+    db = KitDatabase(DatabaseURL.parse(mariadb_url))
+    assert db.query("SELECT id FROM items") == [(1,)]
+    assert "later" not in db.tables() and after
+    assert AlembicAdapter.get_current_revision(**kw) == table
+    with pytest.raises(MigrationUpgradeError, match="repair"):
+        AlembicAdapter.upgrade(**kw)

@@ -141,3 +141,22 @@ def test_a_non_transactional_revision_commits_as_it_runs_and_is_left_to_repair(
     with pytest.raises(MigrationUpgradeError, match="repair") as refused:
         YoyoAdapter.upgrade(directory=d, connection_string=mariadb_url)
     assert refused.value.revision == r2
+
+
+@pytest.mark.parametrize(
+    "statement", ["SET @@session.autocommit = 1", "SET sql_mode = '', autocommit = 1",
+                  "/*!40000 SET autocommit = 1 */"],
+)  # fmt: skip
+def test_a_revision_turning_autocommit_on_is_refused_before_running(
+    tmp_path: Path, mariadb_url: str, statement: str
+) -> None:
+    d = tmp_path / "migrations"
+    YoyoAdapter.init_migrations(d)
+    r1 = YoyoAdapter.create_migration("one", directory=d)
+    write_revision(
+        d, r1, ["CREATE TABLE a (id integer)", statement, "INSERT INTO a VALUES (1)"], []
+    )
+    with pytest.raises(MigrationUpgradeError, match="AUTOCOMMIT") as info:
+        YoyoAdapter.upgrade(directory=d, connection_string=mariadb_url)
+    assert info.value.revision == r1
+    assert "a" not in tables(mariadb_url)  # nothing ran
