@@ -137,6 +137,9 @@ class Ledger:
         """Create the table (outside any transaction: MySQL would commit one anyway)."""
         text = "VARCHAR(2000)" if session.family == "mysql" else "TEXT"
         real = "DOUBLE PRECISION" if session.family != "sqlite" else "REAL"
+        # Transactional whatever the server's default engine: a MyISAM row would neither
+        # commit nor roll back with its revision.
+        engine = " ENGINE=InnoDB" if session.family == "mysql" else ""
         session.execute(
             f"CREATE TABLE IF NOT EXISTS {self.name(session)} ("
             "run_id VARCHAR(36) NOT NULL, seq INTEGER NOT NULL,"
@@ -146,7 +149,7 @@ class Ledger:
             " started_at VARCHAR(32), finished_at VARCHAR(32), seconds "
             f"{real}, db_user VARCHAR(255), os_user VARCHAR(255), host VARCHAR(255),"
             f" tool_version VARCHAR(100), note {text},"
-            " PRIMARY KEY (run_id, seq))"
+            f" PRIMARY KEY (run_id, seq)){engine}"
         )
 
     # -- rows ----------------------------------------------------------------

@@ -44,3 +44,23 @@ def test_a_failed_revision_keeps_what_its_ddl_committed_and_no_more_and_is_told_
     # applied would insert that row twice.
     assert "data changes included" in str(refused.value)
     assert "schema and the data" in str(refused.value)
+
+
+def test_the_history_table_is_transactional_whatever_the_default_engine(
+    tmp_path: Path, mariadb_url: str
+) -> None:
+    folder = tmp_path / "migrations"
+    AlembicAdapter.init_migrations(folder)
+    revision = AlembicAdapter.create_migration("runs", directory=folder)
+    write_revision(folder, revision, ["CREATE TABLE runs (id integer)"], ["DROP TABLE runs"])
+    myisam = mariadb_url + "?init_command=SET%20default_storage_engine%3DMyISAM"
+    AlembicAdapter.upgrade(directory=folder, connection_string=myisam)
+    db = KitDatabase(DatabaseURL.parse(mariadb_url))
+    engines = dict(
+        db.query(
+            "SELECT table_name, engine FROM information_schema.tables"
+            " WHERE table_schema = DATABASE()"
+        )
+    )
+    assert engines["runs"] == "MyISAM"  # the URL's setting reached the session
+    assert engines["pydapter_migrations_history"] == "InnoDB"
