@@ -217,7 +217,8 @@ class MigrationRun:
         :class:`RevisionEndedTransactionError` when the revision ended the transaction.
         """
         session = session or self.session
-        if self._autocommitted is False and session.autocommits():
+        autocommitted, self._autocommitted = self._autocommitted, None
+        if autocommitted is False and session.autocommits():
             # Turning autocommit on commits the open transaction; every statement after
             # it committed as it ran.
             raise _ended(revision, how="SET autocommit=1")
