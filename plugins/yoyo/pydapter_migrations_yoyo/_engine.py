@@ -398,7 +398,7 @@ def _run_steps(
         if migration.use_transactions and not backend.has_transactional_ddl:
             # MySQL, MariaDB: the revision's DDL commits itself (and its savepoints with
             # it); a revision of DML alone still rolls back whole. Its bookkeeping commits
-            # as one either way (run.before_commit begins a transaction for it).
+            # as one either way, in the transaction its first statement begins.
             with backend.transaction():
                 # Its started row commits with the first DDL statement, if any: it then
                 # says the revision may be half-applied until it finishes.
