@@ -137,25 +137,31 @@ def test_the_lock_connection_runs_out_of_autocommit_and_comes_back_in_it(mariadb
         assert cursor.fetchone() == (0,)
 
 
-def test_an_autocommit_block_commits_as_it_runs_and_the_rest_rolls_back(
-    tmp_path: Path, mariadb_url: str
-) -> None:
+def _items_then(tmp_path: Path, upgrade_body: str) -> tuple[Path, str, str]:
+    """A project of two revisions: one creating ``items``, then one running
+    ``upgrade_body`` (its downgrade empties ``items``); the directory and both ids."""
     from alembic_helpers import table_revision
-
-    from pydapter_migrations import MigrationUpgradeError
 
     directory = tmp_path / "migrations"
     AlembicAdapter.init_migrations(directory)
     table = table_revision(directory, "items")
-    fill = AlembicAdapter.create_migration("fill items", False, directory=directory)
-    write_revision_bodies(
-        directory,
-        fill,
+    second = AlembicAdapter.create_migration("then", False, directory=directory)
+    down = "    op.execute(sa.text('DELETE FROM items'))"
+    write_revision_bodies(directory, second, upgrade_body, down)
+    return directory, table, second
+
+
+def test_an_autocommit_block_commits_as_it_runs_and_the_rest_rolls_back(
+    tmp_path: Path, mariadb_url: str
+) -> None:
+    from pydapter_migrations import MigrationUpgradeError
+
+    directory, table, fill = _items_then(
+        tmp_path,
         "    with op.get_context().autocommit_block():\n"
         "        op.execute(sa.text('INSERT INTO items VALUES (1)'))\n"
         "    op.execute(sa.text('INSERT INTO items VALUES (2)'))\n"
         "    op.execute(sa.text('INSERT INTO no_such_table VALUES (3)'))",
-        "    op.execute(sa.text('DELETE FROM items'))",
     )
     kw = {"directory": directory, "connection_string": mariadb_url}
     with pytest.raises(MigrationUpgradeError) as info:
@@ -180,16 +186,10 @@ def test_a_revision_that_turns_autocommit_on_is_stopped_and_named(
 
     from pydapter_migrations import MigrationUpgradeError
 
-    directory = tmp_path / "migrations"
-    AlembicAdapter.init_migrations(directory)
-    table = table_revision(directory, "items")
-    switch = AlembicAdapter.create_migration("switch", False, directory=directory)
-    write_revision_bodies(
-        directory,
-        switch,
+    directory, table, switch = _items_then(
+        tmp_path,
         "    op.execute(sa.text('SET autocommit = 1'))\n"
         "    op.execute(sa.text('INSERT INTO items VALUES (1)'))",
-        "    op.execute(sa.text('DELETE FROM items'))",
     )
     after = table_revision(directory, "later")
     kw = {"directory": directory, "connection_string": mariadb_url}
