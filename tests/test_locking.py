@@ -151,6 +151,12 @@ def test_the_mysql_lock_is_held_by_its_session_and_fenced(
             # Its session killed (KILL, wait_timeout, a network cut): the lock is gone.
             other.execute(f"KILL CONNECTION {int(session.scalar('SELECT CONNECTION_ID()'))}")
             assert not lock.alive()
+            # The server lets the lock go once the killed thread has ended, within moments;
+            # until then no other run can take it either.
+            deadline = time.monotonic() + 10
+            while other.scalar("SELECT IS_USED_LOCK(?)", (name,)) is not None:
+                assert time.monotonic() < deadline, "the killed session still holds the lock"
+                time.sleep(0.02)
             with pytest.raises(MigrationLockError, match="lost the migration lock") as lost:
                 lock.fence(other)
             assert lost.value.lost
