@@ -128,10 +128,14 @@ class Session:
         row = self.execute("SELECT DATABASE(), @@hostname, @@port")[0]
         return tuple(row)
 
+    @property
+    def _driver_connection(self) -> Any:
+        # SQLAlchemy's adapters of asyncio drivers expose the driver's own connection.
+        return getattr(self.connection, "driver_connection", None) or self.connection
+
     def in_transaction(self) -> bool:
         """Whether the driver reports an open transaction (``True`` when it cannot tell)."""
-        # SQLAlchemy's adapters of asyncio drivers expose the driver's own connection.
-        conn = getattr(self.connection, "driver_connection", None) or self.connection
+        conn = self._driver_connection
         is_in_transaction = getattr(conn, "is_in_transaction", None)  # asyncpg
         if callable(is_in_transaction):
             return bool(is_in_transaction())
@@ -152,8 +156,8 @@ class Session:
         """Whether each statement outside ``BEGIN`` commits itself. Every session the core
         opens does; a MySQL connection that a backend's engine took out of autocommit mode
         (SQLAlchemy's own way there) starts a transaction with its next statement instead."""
-        conn = getattr(self.connection, "driver_connection", None) or self.connection
-        get_autocommit = getattr(conn, "get_autocommit", None)  # PyMySQL, mysqlclient...
+        # PyMySQL, mysqlclient, aiomysql...
+        get_autocommit = getattr(self._driver_connection, "get_autocommit", None)
         if self.family == "mysql" and callable(get_autocommit):
             return bool(get_autocommit())
         return True
