@@ -198,6 +198,8 @@ class MigrationRun:
         (or before its first statement when it runs outside a transaction): writes its
         ``started`` row, which commits only if part of the revision does."""
         session = session or self.session
+        if not self.lock.holds(session.connection):
+            self._check_same_database(session)
         self._autocommitted = session.autocommits() if _commits_ddl(session) else None
         if self.recorder is not None:
             self.recorder.started(session, revision)
@@ -528,6 +530,19 @@ def _record_failure(run: MigrationRun, error: MigrationError) -> None:
     with contextlib.suppress(Exception):
         if run.lock.alive() and not run.session.in_transaction():
             recorder.failed(run.session, revision, str(error), partial=_ended_itself(error))
+            # The failed revision's row, if part of it committed (and any other the run
+            # left so).
+            dirty = list(dict.fromkeys(row.revision for row in recorder.ledger.dirty(run.session)))
+            if dirty:
+                which = (
+                    f"revision {dirty[0]}" if len(dirty) == 1 else f"revisions {', '.join(dirty)}"
+                )
+                error.message += (
+                    f". Part of {which} may be committed: the database records it as "
+                    "incomplete, and later runs refuse until you check the schema and the "
+                    "data and record what is true: pydapter-migrate repair --applied, or "
+                    "--not-applied"
+                )
 
 
 def _ended_itself(error: BaseException) -> bool:

@@ -8,6 +8,7 @@ API where one exists. Nothing else in this plugin touches an engine's private na
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
@@ -71,9 +72,12 @@ def revision_steps(
     target: str,
     heads: Any,
     on_applied: Callable[[str], None] | None = None,
+    *,
+    on_started: Callable[[str], None] | None = None,
 ) -> list[Any]:
-    """Alembic's own steps from ``heads`` to ``target``, each reporting to ``on_applied``
-    once its revision's work has run (inside the revision's transaction).
+    """Alembic's own steps from ``heads`` to ``target``, each reporting to ``on_started``
+    just before its revision's work runs and to ``on_applied`` once it has run (both
+    inside the revision's transaction).
 
     Private: ``ScriptDirectory._upgrade_revs`` / ``_downgrade_revs`` (what
     ``alembic.command.upgrade``/``downgrade`` hand to the context), replacing a step's
@@ -91,19 +95,27 @@ def revision_steps(
             for step in steps:
                 if type(step) is RevisionStep:
                     step.__class__ = _downgrade_step_class()
-    if on_applied is not None:
+    if on_applied is not None or on_started is not None:
         for step in steps:
-            _report_after(step, on_applied)
+            _report_around(step, on_started, on_applied)
     return steps
 
 
-def _report_after(step: Any, on_applied: Callable[[str], None]) -> None:
+def _report_around(
+    step: Any,
+    on_started: Callable[[str], None] | None,
+    on_applied: Callable[[str], None] | None,
+) -> None:
     migration_fn = step.migration_fn
     revision = step.revision.revision
 
+    @functools.wraps(migration_fn)  # Alembic logs "Running <its name> ..."
     def run_then_report(**kwargs: Any) -> None:
+        if on_started is not None:
+            on_started(revision)
         migration_fn(**kwargs)
-        on_applied(revision)
+        if on_applied is not None:
+            on_applied(revision)
 
     step.migration_fn = run_then_report
 

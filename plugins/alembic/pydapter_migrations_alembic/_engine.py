@@ -137,10 +137,12 @@ def _config(
     if options is not None:
         config.attributes[ATTRIBUTE] = options
     if url is not None:
-        if not project.managed and project.asyncio_env:
-            # Alembic's async template makes an asyncio engine of it: the same database
-            # through the family's asyncio driver, as its own ini would name it.
-            url = url.asynchronous()
+        # env.py may build its own engine of it (engine_from_config): a bare URL names the
+        # driver this project picks, not SQLAlchemy's default (psycopg2, mysqlclient), as
+        # docs/configuration.md says; Alembic's async template makes an asyncio engine of
+        # it, so it gets the family's asyncio driver, as its own ini would name it.
+        asyncio_env = not project.managed and project.asyncio_env
+        url = url.asynchronous() if asyncio_env else url.sync()
         # In memory only; '%' escaped, since configparser interpolates (alembic#1279).
         config.set_main_option("sqlalchemy.url", url.render(hide_password=False).replace("%", "%%"))
     if connection is not None:
@@ -503,8 +505,12 @@ def _run_own_env(
             observer = _Observer(script, run, reporter)
 
             def steps(heads: Any, context: Any) -> list[Any]:
+                def started(revision: str) -> None:
+                    # On the connection env.py chose, which may be one of its own engine's.
+                    run.revision_started(revision, session_of(context.connection))
+
                 # Computed now: env.py may have pointed script.version_locations elsewhere.
-                return _compat.revision_steps(script, operation, target, heads)
+                return _compat.revision_steps(script, operation, target, heads, on_started=started)
 
             with _observed_context(config, script, observer, fn=steps, destination_rev=target):
                 script.run_env()

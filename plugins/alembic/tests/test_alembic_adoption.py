@@ -224,6 +224,89 @@ def test_a_failure_names_its_revision_and_what_was_rolled_back_with_it(
         assert AlembicAdapter.get_current_revision(**kw) is None
 
 
+def _revision_of(folder: Path, revision: str, down: str | None, *statements: str) -> None:
+    """A revision running ``statements`` in turn going up (nothing going down)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    body = "\n".join(f"    op.execute({statement!r})" for statement in statements)
+    (folder / f"{revision}_step.py").write_text(
+        REVISION.format(
+            message=f"step {revision}", revision=revision, down=down, upgrade=body,
+            downgrade="    pass",
+        )
+    )  # fmt: skip
+
+
+@pytest.fixture(params=["shared connection", "own engine"])
+def mysql_project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """An adopted project whose env.py runs on the connection it is given, or, as
+    Optuna's does, on one of its own engine (``engine_from_config``)."""
+    if request.param == "own engine":
+        return _project_with_env(
+            tmp_path,
+            'connectable = config.attributes.get("connection", None)',
+            "connectable = None",
+        )
+    return _project(tmp_path, f"sqlite:///{tmp_path / 'decoy.db'}")
+
+
+@pytest.mark.mariadb
+def test_an_own_env_py_on_mysql_leaves_a_half_applied_revision_marked(
+    tmp_path: Path, mariadb_url: str, mysql_project: Path
+) -> None:
+    """MariaDB commits each DDL statement as it runs, whatever env.py's transactions: the
+    revision it was part of is recorded as started with it."""
+    ini = mysql_project
+    versions = tmp_path / "scripts" / "versions"
+    _revision_of(versions, "aaaa00000001", None, "CREATE TABLE t_one (id integer)")
+    _revision_of(versions, "aaaa00000002", "aaaa00000001",
+                 "CREATE TABLE t_half (id integer)", "INSERT INTO nope VALUES (1)")  # fmt: skip
+    kw = {"directory": ini, "connection_string": mariadb_url}
+    db = KitDatabase(DatabaseURL.parse(mariadb_url))
+    with pytest.raises(MigrationUpgradeError) as info:
+        AlembicAdapter.upgrade(**kw)
+    message = str(info.value)
+    assert info.value.revision == "aaaa00000002"
+    assert "Part of revision aaaa00000002 may be committed" in message and "repair" in message
+    assert AlembicAdapter.get_current_revision(**kw) == "aaaa00000001"
+    assert {"t_one", "t_half"} <= db.tables()
+    problems = AlembicAdapter.verify(**kw)
+    assert [(p["problem"], p["revision"]) for p in problems] == [("dirty", "aaaa00000002")]
+
+    # Fixed, the revision would run its CREATE TABLE again: every later run refuses.
+    _revision_of(versions, "aaaa00000002", "aaaa00000001", "CREATE TABLE t_half (id integer)")
+    with pytest.raises(MigrationUpgradeError) as refused:
+        AlembicAdapter.upgrade(**kw)
+    assert refused.value.revision == "aaaa00000002"
+    assert "started" in str(refused.value) and "repair" in str(refused.value)
+    assert AlembicAdapter.get_current_revision(**kw) == "aaaa00000001"
+    AlembicAdapter.repair(True, **kw)
+    assert AlembicAdapter.get_current_revision(**kw) == "aaaa00000002"
+    assert AlembicAdapter.verify(**kw) == []
+
+
+@pytest.mark.mariadb
+def test_an_own_env_py_on_mysql_leaves_nothing_of_a_failed_data_only_revision(
+    tmp_path: Path, mariadb_url: str, mysql_project: Path
+) -> None:
+    ini = mysql_project
+    versions = tmp_path / "scripts" / "versions"
+    _revision_of(versions, "aaaa00000001", None, "CREATE TABLE t_one (id integer)")
+    kw = {"directory": ini, "connection_string": mariadb_url}
+    AlembicAdapter.upgrade(**kw)
+    _revision_of(versions, "aaaa00000002", "aaaa00000001",
+                 "INSERT INTO t_one VALUES (1)", "INSERT INTO nope VALUES (1)")  # fmt: skip
+    with pytest.raises(MigrationUpgradeError) as info:
+        AlembicAdapter.upgrade(**kw)
+    assert info.value.revision == "aaaa00000002"
+    assert "may be committed" not in str(info.value)
+    assert AlembicAdapter.verify(**kw) == []
+    db = KitDatabase(DatabaseURL.parse(mariadb_url))
+    assert db.query("SELECT id FROM t_one") == []
+    _revision_of(versions, "aaaa00000002", "aaaa00000001", "INSERT INTO t_one VALUES (1)")
+    AlembicAdapter.upgrade(**kw)
+    assert AlembicAdapter.get_current_revision(**kw) == "aaaa00000002"
+
+
 def test_an_env_py_that_migrates_another_database_is_stopped(tmp_path: Path) -> None:
     decoy = tmp_path / "decoy.db"
     target = tmp_path / "target.db"
