@@ -29,7 +29,13 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return True
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgresql),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -43,7 +49,7 @@ def new_database(
     def make(name: str) -> Database:
         if backend == "sqlite":
             return Database.sqlite(tmp_path / "databases" / f"{name}.db")
-        server = request.getfixturevalue("postgresql_server")
-        return Database.postgresql(server, server.create_database())
+        server = request.getfixturevalue(f"{backend}_server")
+        return getattr(Database, backend)(server, server.create_database())
 
     return make

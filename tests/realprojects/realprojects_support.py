@@ -111,9 +111,10 @@ class Database:
         explicit = server.url(name, driver="postgresql+psycopg")
         return cls(server.url(name), explicit, explicit)
 
-    @property
-    def backend(self) -> str:
-        return "sqlite" if self.path is not None else "postgresql"
+    @classmethod
+    def mariadb(cls, server: Any, name: str) -> Database:
+        # yoyo's own scheme for PyMySQL is plain mysql://.
+        return cls(server.url(name, driver="mysql"), server.url(name), server.url(name, "mysql"))
 
     def engine(self) -> Any:
         import sqlalchemy as sa

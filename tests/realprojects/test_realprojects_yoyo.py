@@ -46,6 +46,13 @@ class Seen:
         self.revisions.append(event.revision)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """SQLite and PostgreSQL only: seqrepo's SQL names a column ``key``, a reserved word on
+    MySQL and MariaDB, where raw yoyo fails on its first migration too."""
+    return str(request.param)
+
+
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "work"
