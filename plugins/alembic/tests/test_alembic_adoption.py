@@ -236,10 +236,18 @@ def _revision_of(folder: Path, revision: str, down: str | None, *statements: str
     )  # fmt: skip
 
 
-@pytest.fixture(params=["shared connection", "own engine"])
+@pytest.fixture(params=["shared connection", "own engine", "async template"])
 def mysql_project(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     """An adopted project whose env.py runs on the connection it is given, or, as
-    Optuna's does, on one of its own engine (``engine_from_config``)."""
+    Optuna's does, on one of its own engine (``engine_from_config``), or on an asyncio
+    engine (``alembic init -t async``)."""
+    if request.param == "async template":
+        from alembic import command
+        from alembic.config import Config
+
+        ini = tmp_path / "alembic.ini"
+        command.init(Config(str(ini)), str(tmp_path / "scripts"), template="async")
+        return ini
     if request.param == "own engine":
         return _project_with_env(
             tmp_path,
