@@ -116,6 +116,26 @@ def test_alembic_models_against_the_database(
     [difference] = AlembicAdapter.check(**kw)
     assert difference["source"] == "models" and difference["kind"] == "add_column"
     assert (difference["table"], difference["detail"]) == ("users", "email")
+    # An index and a foreign key the database lacks: autogenerate names their table
+    # through the index's and the constraint's own table (a Table is no boolean).
+    models.write_text(
+        models.read_text() + "\n\nclass Pet(Base):\n    __tablename__ = 'pets'\n"
+        "    id: Mapped[int] = mapped_column(Integer, primary_key=True)\n"
+        "    owner: Mapped[int] = mapped_column(Integer)\n"
+    )
+    sys.modules.pop("drift_models", None)
+    AlembicAdapter.create_migration("pets", autogenerate=True, **kw)
+    AlembicAdapter.upgrade(**kw)
+    assert AlembicAdapter.check(**kw) == []
+    models.write_text(
+        models.read_text()
+        .replace("mapped_column(String(50))", "mapped_column(String(50), index=True)")
+        .replace("mapped_column(Integer)\n", "mapped_column(ForeignKey('users.id'))\n")
+        .replace("from sqlalchemy import Integer", "from sqlalchemy import ForeignKey, Integer")
+    )
+    sys.modules.pop("drift_models", None)
+    found = {(d["source"], d["kind"], d["table"]) for d in AlembicAdapter.check(**kw)}
+    assert found == {("models", "add_index", "users"), ("models", "add_fk", "pets")}
 
 
 @pytest.mark.postgresql

@@ -328,7 +328,10 @@ def _difference(entry: Any) -> dict[str, Any]:
     elif kind in ("add_table", "remove_table"):
         table, detail = str(subject.name), ""
     else:  # indexes, constraints: they know their table
-        owner = getattr(subject, "table", None) or getattr(subject, "parent", None)
+        # ``is None``, not ``or``: a Table refuses to be a boolean.
+        owner = getattr(subject, "table", None)
+        if owner is None:
+            owner = getattr(subject, "parent", None)
         table = str(getattr(owner, "name", "") or "")
         detail = str(getattr(subject, "name", "") or "")
     where = f"{table}.{detail}" if detail else table
