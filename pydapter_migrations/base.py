@@ -41,7 +41,14 @@ from .integrity import changed_revisions, dirty_problems, graph_problems, record
 from .ledger import APPLIED, DIRTY, Ledger, LedgerRow
 from .locking import DEFAULT_LOCK_TIMEOUT, check_timeout, lock_in_use
 from .revisions import HEAD, slugify
-from .runner import MigrationPlan, MigrationRun, RepairTarget, error_type_of, run_migration
+from .runner import (
+    MigrationPlan,
+    MigrationRun,
+    RepairTarget,
+    error_type_of,
+    run_migration,
+    without_repair_advice,
+)
 from .urls import DatabaseURL, InvalidURLError
 
 __all__ = [
@@ -531,8 +538,9 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
                         # The replay is check's own work: its failure is check's.
                         what = error.message.removeprefix("upgrade failed: ")
                         raise MigrationError(
-                            f"check failed: {what} (replaying the applied revisions on a "
-                            "scratch database)",
+                            f"check failed: {without_repair_advice(what)} (replaying the "
+                            "applied revisions on a scratch database, dropped since: the "
+                            "database checked is unchanged)",
                             adapter=cls.migration_key,
                             revision=error.revision,
                         ) from error

@@ -538,11 +538,21 @@ def _record_failure(run: MigrationRun, error: MigrationError) -> None:
                     f"revision {dirty[0]}" if len(dirty) == 1 else f"revisions {', '.join(dirty)}"
                 )
                 error.message += (
-                    f". Part of {which} may be committed: the database records it as "
+                    f"{_REPAIR_ADVICE} {which} may be committed: the database records it as "
                     "incomplete, and later runs refuse until you check the schema and the "
                     "data and record what is true: pydapter-migrate repair --applied, or "
                     "--not-applied"
                 )
+
+
+#: Where a failed run's error starts saying what to repair.
+_REPAIR_ADVICE = ". Part of"
+
+
+def without_repair_advice(message: str) -> str:
+    """``message`` of a failed run without what it says to repair (for a run on a database
+    that is gone since, as check's scratch database)."""
+    return message.partition(_REPAIR_ADVICE)[0]
 
 
 def _ended_itself(error: BaseException) -> bool:

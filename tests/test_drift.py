@@ -217,3 +217,28 @@ def test_check_on_mariadb_without_create_database_names_the_privilege(
         names = {r[0] for r in admin.execute("SHOW DATABASES")}
         assert stale not in names and fresh in names
         admin.execute(f"DROP DATABASE {fresh}")
+
+
+@pytest.mark.mariadb
+def test_a_replay_that_fails_halfway_on_mariadb_asks_for_no_repair(
+    tmp_path: Path, mariadb_url: str
+) -> None:
+    """A revision that needs a table made outside the revisions (as Buildbot's and MLflow's
+    first ones do) fails on the scratch database after its CREATE TABLE committed there:
+    check says so, and does not ask to repair a database that is gone."""
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001.sql").write_text(
+        "CREATE TABLE pets (id integer);\nALTER TABLE owners ADD COLUMN pet integer;\n"
+    )
+    db = KitDatabase(DatabaseURL.parse(mariadb_url))
+    db.query("CREATE TABLE owners (id integer)")
+    kw = {"directory": folder, "connection_string": mariadb_url}
+    YoyoAdapter.upgrade(**kw)
+    with pytest.raises(MigrationError) as info:
+        YoyoAdapter.check(**kw)
+    message = str(info.value)
+    assert message.startswith("check failed: ") and "owners" in message
+    assert "dropped since: the database checked is unchanged" in message
+    assert "repair" not in message and "Part of" not in message
+    assert YoyoAdapter.verify(**kw) == []
