@@ -701,6 +701,13 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
                 secrets = url.secrets()
                 if url.backend == "mysql":
                     check_mysql_url(url)  # quoting the URL as given, before any twin of it
+                    if not url.database:
+                        # The server would answer every read with "no such table" and
+                        # every write with "No database selected".
+                        raise InvalidURLError(
+                            f"{url} names no database: MySQL and MariaDB need one "
+                            "(mysql://user@host:3306/name)"
+                        )
         with wrap_errors(error_type, adapter=cls.migration_key, action=action, secrets=secrets):
             if url is not None and url.backend not in cls.supported_databases:
                 raise error_type(

@@ -189,7 +189,11 @@ def test_a_killed_run_leaves_a_dirty_revision_until_repaired(
     assert [p["problem"] for p in json.loads(status.stdout)["problems"]] == ["dirty"]
 
     usage = _cli(postgresql_url, "-b", "yoyo", "-d", str(folder), "repair")
-    assert usage.returncode == 2 and "--applied or --not-applied" in usage.stderr
+    assert usage.returncode == 2 and "either --applied or --not-applied" in usage.stderr
+    both = ("repair", "--applied", "--not-applied")
+    contradiction = _cli(postgresql_url, "-b", "yoyo", "-d", str(folder), *both)
+    assert contradiction.returncode == 2 and "either --applied or" in contradiction.stderr
+    assert ("0002", "repaired") not in _rows(postgresql_url)  # neither changed anything
     db.query("DROP TABLE half")  # the user undoes what ran, then says so
     done = _cli(postgresql_url, "-b", "yoyo", "-d", str(folder), "repair", "--not-applied")
     assert done.returncode == 0, done.stderr

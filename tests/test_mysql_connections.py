@@ -153,6 +153,25 @@ def test_a_bad_parameter_is_refused_by_name_before_connecting(
         assert name in message
 
 
+@pytest.mark.parametrize("backend", ["alembic", "yoyo"])
+def test_a_url_without_a_database_is_refused_before_connecting(
+    backend: str, tmp_path: Path
+) -> None:
+    """Without one every read would find nothing: current, status and verify would report
+    a clean, empty database. Nothing listens on port 1: nothing connected."""
+    from pydapter_migrations import MigrationError, get_adapter
+
+    adapter = get_adapter(backend)
+    adapter.init_migrations(tmp_path / "m")
+    for url in ("mysql://app:s3cr3t@127.0.0.1:1", "mysql://app:s3cr3t@127.0.0.1:1/"):
+        kw = {"directory": tmp_path / "m", "connection_string": url}
+        for call in (adapter.get_current_revision, adapter.verify, adapter.upgrade):
+            with pytest.raises(MigrationError) as failed:
+                call(**kw)
+            message = str(failed.value)
+            assert "names no database" in message and "s3cr3t" not in message, message
+
+
 def test_a_timeout_may_be_a_fraction_of_a_second() -> None:
     from pydapter_migrations.connections import _mysql_arguments
 

@@ -223,19 +223,20 @@ def stamp(revision: str, lock_timeout: float | None) -> None:
 
 @click.command()
 @click.option(
-    "--applied/--not-applied",
-    "applied",
-    default=None,
-    help="What is true of the revision that did not finish, once you checked the schema.",
+    "--applied", is_flag=True, help="The revision's work is there (you checked the schema)."
+)
+@click.option(
+    "--not-applied", is_flag=True, help="The revision's work is not there: it runs again."
 )
 @lock_timeout_option
 @global_options
-def repair(applied: bool | None, lock_timeout: float | None) -> None:
+def repair(applied: bool, not_applied: bool, lock_timeout: float | None) -> None:
     """Resolve a revision that started and never finished (a run that died, or failed
     after the database committed part of it), as Flyway's repair and golang-migrate's
     force do: check the schema by hand, then say whether the revision is applied."""
-    if applied is None:
-        raise click.UsageError("say what is true: --applied or --not-applied")
+    if applied == not_applied:
+        # Neither, or both: a contradiction must not be settled by the flags' order.
+        raise click.UsageError("say what is true: either --applied or --not-applied")
     state = current_state()
     settings = state.settings()
     url = require_url(settings, "repair")
