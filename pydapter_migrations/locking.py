@@ -9,7 +9,11 @@ schema, :attr:`~pydapter_migrations.urls.DatabaseURL.schema`), that schema's: th
 of one database migrate side by side, each schema by one run at a time.
 
 MySQL / MariaDB: ``GET_LOCK`` on its own session, polled with a zero timeout; released
-when the session ends.
+when the session ends. A second named lock, the *migrating* lock, goes with the connection
+that runs the revisions: the lock's own session, or a connection of a project's env.py
+(:meth:`MigrationLock.enlist`). Every new holder waits for it after taking the lock, so a
+run that lost the lock while its env.py's connection went on migrating (MySQL commits DDL
+as it runs: no fence can take that back) is waited out, and its started row seen.
 
 SQLite: ``flock`` on a lock file beside the database's real path (never the database file
 itself: POSIX record locks on it belong to SQLite and vanish when any descriptor closes).
@@ -96,6 +100,8 @@ class MigrationLock:
         self.adapter = adapter
         self._holder: Any = None  # backend pid / connection id / lock-file inode
         self._keys = advisory_keys(url)
+        #: The connection holding the migrating lock where it is not ``session`` (MySQL).
+        self._enlisted: Session | None = None
 
     # -- the fence -----------------------------------------------------------
 
@@ -128,7 +134,32 @@ class MigrationLock:
         elif family == "mysql":
             holder = executor.scalar("SELECT IS_USED_LOCK(?)", (mysql_lock_name(self.url),))
             if holder != self._holder:
-                raise self.lost("its session ended")
+                raise self.lost("its session ended", elsewhere=True)
+
+    def enlist(self, executor: Session) -> None:
+        """Before a revision runs on ``executor``, a connection other than the lock's own
+        (a project's env.py may build its own engine): raise :class:`MigrationLockError`
+        unless this run still holds the lock, and on MySQL hand the migrating lock to
+        ``executor`` (see the module docstring), kept until the run ends."""
+        if self.url.backend != "mysql" or self.holds(executor.connection):
+            self.fence(executor)
+            return
+        enlisted = self._enlisted
+        if enlisted is not None and enlisted.connection is executor.connection:
+            self.fence(executor)
+            return
+        name = _mysql_migrating_name(self.url)
+        assert self.session is not None
+        with contextlib.suppress(Exception):  # a connection env.py closed let it go
+            (enlisted or self.session).execute("SELECT RELEASE_LOCK(?)", (name,))
+        self._enlisted = executor
+        # Taken first, then the lock checked: a run that took the lock after this one
+        # lost it took the migrating lock before this connection could.
+        got, holder = executor.execute(
+            "SELECT GET_LOCK(?, 0), IS_USED_LOCK(?)", (name, mysql_lock_name(self.url))
+        )[0]
+        if got != 1 or holder != self._holder:
+            raise self.lost("its session ended", elsewhere=True)
 
     def _fence_file(self) -> None:
         fd, path = self._holder
@@ -161,11 +192,20 @@ class MigrationLock:
         except Exception:
             return False
 
-    def lost(self, why: str) -> MigrationLockError:
-        """The error of a run whose lock is gone (its ``lost`` attribute is true)."""
+    def lost(self, why: str, *, elsewhere: bool = False) -> MigrationLockError:
+        """The error of a run whose lock is gone (its ``lost`` attribute is true);
+        ``elsewhere``: noticed on a connection other than the lock's own."""
+        stopped = "so this run stopped without committing anything more"
+        if elsewhere and self.url.backend == "mysql":
+            stopped = (
+                "so this run stopped. It migrated on a connection of its own (its env.py's), "
+                "where MySQL and MariaDB commit DDL as it runs: what the running revision "
+                "did up to its last DDL statement may be committed, and its started row "
+                "then says so until repaired"
+            )
         error = MigrationLockError(
             f"lost the migration lock on {self.url} ({why}); another run may now hold it, "
-            "so this run stopped without committing anything more",
+            + stopped,
             adapter=self.adapter,
         )
         error.lost = True
@@ -365,17 +405,26 @@ def _advisory_lock(lock: MigrationLock, timeout: float) -> Iterator[None]:
 def mysql_lock_name(url: DatabaseURL | str) -> str:
     """The ``GET_LOCK`` name of ``url``'s database (MySQL, MariaDB): what an operator
     passes to ``IS_USED_LOCK()`` to find the connection of a stuck run."""
-    url = DatabaseURL.parse(url)
+    return f"pydapter_migrations.{_mysql_key(url)}"
+
+
+def _mysql_migrating_name(url: DatabaseURL | str) -> str:
+    """The name of the migrating lock (see the module docstring)."""
+    return f"pydapter_migrating.{_mysql_key(url)}"
+
+
+def _mysql_key(url: DatabaseURL | str) -> str:
     # GET_LOCK names are server-wide (64 characters at most): key them on the database.
-    digest = hashlib.sha1(str(url.database or "").encode(), usedforsecurity=False).hexdigest()
-    return f"pydapter_migrations.{digest[:40]}"
+    database = str(DatabaseURL.parse(url).database or "")
+    return hashlib.sha1(database.encode(), usedforsecurity=False).hexdigest()[:40]
 
 
 @contextlib.contextmanager
 def _named_lock(lock: MigrationLock, timeout: float) -> Iterator[None]:
     session = lock.session
     assert session is not None
-    name = mysql_lock_name(lock.url)
+    name, migrating = mysql_lock_name(lock.url), _mysql_migrating_name(lock.url)
+    started = time.monotonic()
     delays = _poll_delays(timeout)
     while session.scalar("SELECT GET_LOCK(?, 0)", (name,)) != 1:
         delay = next(delays, None)
@@ -383,11 +432,31 @@ def _named_lock(lock: MigrationLock, timeout: float) -> Iterator[None]:
             raise _timed_out(lock, timeout, f"on {lock.url}", _mysql_holder(session, name))
         time.sleep(delay)
     try:
-        lock._holder = session.scalar("SELECT CONNECTION_ID()")
+        lock._holder, got = session.execute("SELECT CONNECTION_ID(), GET_LOCK(?, 0)", (migrating,))[
+            0
+        ]
+        # The barrier: wait out a run that lost this lock while a connection of its env.py
+        # went on migrating (see the module docstring).
+        barrier = _poll_delays(max(timeout - (time.monotonic() - started), 1.0))
+        while got != 1:
+            delay = next(barrier, None)
+            if delay is None:
+                holder = _mysql_holder(session, migrating)
+                raise _timed_out(
+                    lock,
+                    timeout,
+                    f"on {lock.url}",
+                    f"{holder}, still migrating for a run that lost it",
+                )
+            time.sleep(delay)
+            got = session.scalar("SELECT GET_LOCK(?, 0)", (migrating,))
         yield
     finally:
+        if lock._enlisted is not None:
+            with contextlib.suppress(Exception):
+                lock._enlisted.execute("SELECT RELEASE_LOCK(?)", (migrating,))
         with contextlib.suppress(Exception):
-            session.execute("SELECT RELEASE_LOCK(?)", (name,))
+            session.execute("SELECT RELEASE_LOCK(?), RELEASE_LOCK(?)", (name, migrating))
 
 
 def _mysql_holder(session: Session, name: str) -> str:

@@ -200,6 +200,7 @@ class MigrationRun:
         session = session or self.session
         if not self.lock.holds(session.connection):
             self._check_same_database(session)
+            self.lock.enlist(session)
         self._autocommitted = session.autocommits() if _commits_ddl(session) else None
         if self.recorder is not None:
             self.recorder.started(session, revision)

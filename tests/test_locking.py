@@ -169,6 +169,47 @@ def test_the_mysql_lock_is_held_by_its_session_and_fenced(
             pass
 
 
+def test_the_mysql_migrating_lock_goes_with_an_enlisted_connection_and_is_waited_for(
+    mariadb_url: str,
+) -> None:
+    """A project's env.py may migrate on a connection of its own: enlisted, it takes the
+    migrating lock. When the lock's session dies, that connection may still be running
+    (MySQL commits its DDL as it goes): the next holder waits for it, naming it, and gets
+    the lock once it is gone."""
+    from pydapter_migrations.locking import _mysql_migrating_name
+
+    migrating = _mysql_migrating_name(mariadb_url)
+    assert len(migrating) <= 64 and migrating != mysql_lock_name(mariadb_url)
+    with (
+        connect(mariadb_url) as session,
+        connect(mariadb_url) as own,
+        connect(mariadb_url) as admin,
+        database_lock(mariadb_url, timeout=1, session=session) as lock,
+    ):
+        who = lambda s: s.scalar("SELECT CONNECTION_ID()")  # noqa: E731
+        assert admin.scalar("SELECT IS_USED_LOCK(?)", (migrating,)) == who(session)
+        lock.enlist(own)
+        assert admin.scalar("SELECT IS_USED_LOCK(?)", (migrating,)) == who(own)
+        lock.enlist(own)  # again: still its
+        admin.execute(f"KILL CONNECTION {int(who(session))}")
+        deadline = time.monotonic() + 10
+        while admin.scalar("SELECT IS_USED_LOCK(?)", (mysql_lock_name(mariadb_url),)):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        with (
+            pytest.raises(MigrationLockError) as waited,
+            database_lock(mariadb_url, timeout=0.5),
+        ):
+            pass
+        message = str(waited.value)
+        assert f"connection {who(own)}" in message and "still migrating" in message
+        with pytest.raises(MigrationLockError, match="may be committed"):
+            lock.fence(own)
+        own.execute("SELECT RELEASE_LOCK(?)", (migrating,))  # its env.py closed it
+        with database_lock(mariadb_url, timeout=1):
+            pass
+
+
 def test_a_symlinked_path_is_the_same_database(tmp_path: os.PathLike[str]) -> None:
     from pathlib import Path
 

@@ -315,6 +315,58 @@ def test_an_own_env_py_on_mysql_leaves_nothing_of_a_failed_data_only_revision(
     assert AlembicAdapter.get_current_revision(**kw) == "aaaa00000002"
 
 
+@pytest.mark.mariadb
+def test_a_revision_is_applied_once_when_the_lock_session_dies_under_it(
+    tmp_path: Path, mariadb_url: str, mysql_project: Path, request: pytest.FixtureRequest
+) -> None:
+    """The lock's session is killed while a revision sleeps between its INSERT and its
+    CREATE TABLE. On the shared connection the revision dies with it, whole, and the next
+    run applies it. An env.py of its own engine migrates on another connection, which runs
+    on and commits the INSERT with the DDL: the next run waits until that connection has
+    stopped, finds the revision's started row and refuses. Either way, the row is there
+    once."""
+    import threading
+
+    from pydapter_migrations import MigrationError
+
+    ini = mysql_project
+    versions = tmp_path / "scripts" / "versions"
+    _revision_of(versions, "aaaa00000001", None, "CREATE TABLE m1 (v integer)")
+    kw = {"directory": ini, "connection_string": mariadb_url}
+    AlembicAdapter.upgrade(**kw)
+    _revision_of(
+        versions, "aaaa00000002", "aaaa00000001",
+        "INSERT INTO m1 VALUES (10)", "SELECT SLEEP(3)", "CREATE TABLE z (id int)",
+    )  # fmt: skip
+    db = KitDatabase(DatabaseURL.parse(mariadb_url))
+    first: list[BaseException] = []
+
+    def upgrade() -> None:
+        try:
+            AlembicAdapter.upgrade(**kw)
+        except BaseException as error:
+            first.append(error)
+
+    worker = threading.Thread(target=upgrade)
+    worker.start()
+    try:
+        while not db.is_running("SLEEP(3)"):
+            assert worker.is_alive(), first
+        assert db.kill_lock_holders() == 1
+        if request.node.callspec.params["mysql_project"] == "shared connection":
+            AlembicAdapter.upgrade(**kw, lock_timeout=30)
+            assert AlembicAdapter.get_current_revision(**kw) == "aaaa00000002"
+        else:
+            with pytest.raises(MigrationError) as second:
+                AlembicAdapter.upgrade(**kw, lock_timeout=30)
+            assert second.value.revision == "aaaa00000002" and "repair" in str(second.value)
+            assert AlembicAdapter.get_current_revision(**kw) == "aaaa00000001"
+    finally:
+        worker.join(60)
+    assert first and "lost the migration lock" in str(first[0])
+    assert db.query("SELECT v FROM m1") == [(10,)]
+
+
 def test_an_env_py_that_migrates_another_database_is_stopped(tmp_path: Path) -> None:
     decoy = tmp_path / "decoy.db"
     target = tmp_path / "target.db"
