@@ -494,8 +494,8 @@ def lock_in_use(url: DatabaseURL | str, session: Session | None = None) -> bool:
     without taking it: PostgreSQL's ``pg_locks`` for the advisory key (of the URL's
     schema), MySQL's ``IS_USED_LOCK``, a non-blocking ``flock`` try on SQLite's lock file
     (never created here). ``session`` is a session on that database (PostgreSQL, MySQL).
-    What a reader asks to tell a revision at work from one whose run died; a probe that
-    cannot tell says ``False``."""
+    What a reader asks to tell a revision at work from one whose run died (on MySQL the
+    migrating lock counts too); a probe that cannot tell says ``False``."""
     url = DatabaseURL.parse(url)
     try:
         if url.backend == "sqlite":
@@ -511,7 +511,11 @@ def lock_in_use(url: DatabaseURL | str, session: Session | None = None) -> bool:
                 )
             )
         if url.backend == "mysql":
-            holder = session.scalar("SELECT IS_USED_LOCK(?)", (mysql_lock_name(url),))
+            # Or the migrating lock: a run's env.py connection may outlive its lock session.
+            holder = session.scalar(
+                "SELECT COALESCE(IS_USED_LOCK(?), IS_USED_LOCK(?))",
+                (mysql_lock_name(url), _mysql_migrating_name(url)),
+            )
             return holder is not None
     except Exception:
         return False
