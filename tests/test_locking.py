@@ -14,7 +14,7 @@ import pytest
 
 from pydapter_migrations import MigrationLockError
 from pydapter_migrations.connections import connect
-from pydapter_migrations.locking import database_lock, mysql_lock_name
+from pydapter_migrations.locking import database_lock, lock_in_use, mysql_lock_name
 from pydapter_migrations.testing.mariadb import MariaDBServer
 from pydapter_migrations.testing.postgres import PostgresServer
 
@@ -205,6 +205,7 @@ def test_the_mysql_migrating_lock_goes_with_an_enlisted_connection_and_is_waited
         assert f"connection {who(own)}" in message and "still migrating" in message
         with pytest.raises(MigrationLockError, match="may be committed"):
             lock.fence(own)
+        assert lock_in_use(mariadb_url, admin)  # status: in progress, not dead
         own.execute("SELECT RELEASE_LOCK(?)", (migrating,))  # its env.py closed it
         with database_lock(mariadb_url, timeout=1):
             pass
