@@ -106,6 +106,15 @@ class Session:
         finally:
             cursor.close()
 
+    def change(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement that changes rows; return how many it changed."""
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(convert_placeholders(sql, self.paramstyle), tuple(params))
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The first column of the first row, or ``None``."""
         rows = self.execute(sql, params)

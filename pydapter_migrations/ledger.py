@@ -207,9 +207,10 @@ class Ledger:
             f"DELETE FROM {self.name(session)} WHERE run_id = ? AND seq = ?", (run_id, seq)
         )
 
-    def update(self, session: Session, run_id: str, seq: int, **values: Any) -> None:
+    def update(self, session: Session, run_id: str, seq: int, **values: Any) -> int:
+        """Set ``values`` on one row; how many rows that was (0: the row is not there)."""
         assignments = ", ".join(f"{name} = ?" for name in values)
-        session.execute(
+        return session.change(
             f"UPDATE {self.name(session)} SET {assignments} WHERE run_id = ? AND seq = ?",
             (*values.values(), run_id, seq),
         )
@@ -359,8 +360,9 @@ class RunRecorder:
         self._open[revision] = (seq, at, time.perf_counter())
         self.ledger.insert(session, self._row(revision, "started", at, seq=seq))
 
-    def finished(self, session: Session, revision: str, outcome: str) -> None:
-        """Inside the revision's transaction: its outcome, committed with it."""
+    def finished(self, session: Session, revision: str, outcome: str) -> bool:
+        """Inside the revision's transaction: its outcome, committed with it. ``False``
+        when its started row is gone: the revision rolled back its own transaction."""
         clock = time.perf_counter()
         opened = self._open.pop(revision, None)
         if opened is None and self._open:
@@ -371,7 +373,7 @@ class RunRecorder:
         if opened is not None:
             seq, at, since = opened
             checksum = self._checksum_of(revision)
-            self.ledger.update(
+            found = self.ledger.update(
                 session,
                 self.run_id,
                 seq,
@@ -385,7 +387,15 @@ class RunRecorder:
             at, since = self._mark or (now(), clock)
             row = self._row(revision, outcome, at, seconds=round(clock - since, 6))
             self.ledger.insert(session, row)
+            found = 1
         self._mark = (now(), time.perf_counter())
+        return found > 0
+
+    def lost_started_row(self, session: Session, revision: str) -> bool:
+        """Inside ``revision``'s transaction, before any rollback of ours: whether the row
+        it started with is gone (the revision rolled back its own transaction)."""
+        opened = self._open.get(revision)
+        return opened is not None and not self.ledger.row_exists(session, self.run_id, opened[0])
 
     def discard(self, session: Session) -> None:
         """The transaction begun for a revision ends without one having run in it: its

@@ -127,6 +127,10 @@ class MigrationPlan(Generic[StateT]):
     state: StateT
 
 
+#: How a revision ended its transaction when only its vanished started row tells (MySQL).
+_ROLLBACK = "a ROLLBACK"
+
+
 class RevisionEndedTransactionError(Exception):
     """A revision committed or rolled back the transaction it was running in."""
 
@@ -134,9 +138,14 @@ class RevisionEndedTransactionError(Exception):
 def _ended(
     revision: str, failure: BaseException | None = None, how: str = "a COMMIT or ROLLBACK"
 ) -> RevisionEndedTransactionError:
+    what = (
+        "what it ran before that is undone, what it ran after that may be committed"
+        if how == _ROLLBACK
+        else "what it ran before that is committed and cannot be rolled back"
+    )
     message = (
         f"revision {revision} ended its own transaction ({how} in the "
-        "revision): what it ran before that is committed and cannot be rolled back, and "
+        f"revision): {what}, and "
         "the revision is not recorded as applied; check the database by hand. Work that "
         "cannot share a transaction runs the way the backend documents (Alembic: "
         "op.get_context().autocommit_block(); yoyo: a '-- transactional: false' revision)"
@@ -237,9 +246,13 @@ class MigrationRun:
         if not self.lock.holds(session.connection):
             self._check_same_database(session)
         self.lock.fence(session)
+        if self.recorder is not None and not self.recorder.finished(
+            session, revision, _OUTCOMES[self.operation]
+        ):
+            # MySQL: a ROLLBACK in the revision before its first DDL statement (elsewhere
+            # the transaction's end is seen above, unless the revision began another).
+            raise _ended(revision, how=_ROLLBACK)
         self.ran.append(revision)
-        if self.recorder is not None:
-            self.recorder.finished(session, revision, _OUTCOMES[self.operation])
 
     def _check_same_database(self, session: Session) -> None:
         """A connection of the backend's own must be on the run's database: an environment
@@ -264,6 +277,14 @@ class MigrationRun:
         session = session or self.session
         if not session.in_transaction() and not _commits_ddl(session):
             raise _ended(revision, sys.exc_info()[1])
+        if (
+            _commits_ddl(session)
+            and self.recorder is not None
+            and self.recorder.lost_started_row(session, revision)
+        ):
+            # A ROLLBACK in the revision took its started row: what it ran after that may
+            # have committed with a DDL statement, unrecorded.
+            raise _ended(revision, sys.exc_info()[1], how=_ROLLBACK)
 
     def ended_transaction(self, revision: str) -> Exception:
         """The error to raise when the backend found out itself that ``revision`` ended

@@ -74,10 +74,11 @@ def revision_steps(
     on_applied: Callable[[str], None] | None = None,
     *,
     on_started: Callable[[str], None] | None = None,
+    on_failed: Callable[[str], None] | None = None,
 ) -> list[Any]:
     """Alembic's own steps from ``heads`` to ``target``, each reporting to ``on_started``
-    just before its revision's work runs and to ``on_applied`` once it has run (both
-    inside the revision's transaction).
+    just before its revision's work runs, to ``on_applied`` once it has run and to
+    ``on_failed`` when it raised (all inside the revision's transaction).
 
     Private: ``ScriptDirectory._upgrade_revs`` / ``_downgrade_revs`` (what
     ``alembic.command.upgrade``/``downgrade`` hand to the context), replacing a step's
@@ -95,9 +96,9 @@ def revision_steps(
             for step in steps:
                 if type(step) is RevisionStep:
                     step.__class__ = _downgrade_step_class()
-    if on_applied is not None or on_started is not None:
+    if on_applied is not None or on_started is not None or on_failed is not None:
         for step in steps:
-            _report_around(step, on_started, on_applied)
+            _report_around(step, on_started, on_applied, on_failed)
     return steps
 
 
@@ -105,6 +106,7 @@ def _report_around(
     step: Any,
     on_started: Callable[[str], None] | None,
     on_applied: Callable[[str], None] | None,
+    on_failed: Callable[[str], None] | None,
 ) -> None:
     migration_fn = step.migration_fn
     revision = step.revision.revision
@@ -113,7 +115,12 @@ def _report_around(
     def run_then_report(**kwargs: Any) -> None:
         if on_started is not None:
             on_started(revision)
-        migration_fn(**kwargs)
+        try:
+            migration_fn(**kwargs)
+        except BaseException:
+            if on_failed is not None:
+                on_failed(revision)
+            raise
         if on_applied is not None:
             on_applied(revision)
 

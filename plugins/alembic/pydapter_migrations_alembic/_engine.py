@@ -508,12 +508,17 @@ def _run_own_env(
             observer = _Observer(script, run, reporter)
 
             def steps(heads: Any, context: Any) -> list[Any]:
+                # On the connection env.py chose, which may be one of its own engine's.
                 def started(revision: str) -> None:
-                    # On the connection env.py chose, which may be one of its own engine's.
                     run.revision_started(revision, session_of(context.connection))
 
+                def failed(revision: str) -> None:
+                    run.revision_failed(revision, session_of(context.connection))
+
                 # Computed now: env.py may have pointed script.version_locations elsewhere.
-                return _compat.revision_steps(script, operation, target, heads, on_started=started)
+                return _compat.revision_steps(
+                    script, operation, target, heads, on_started=started, on_failed=failed
+                )
 
             with _observed_context(config, script, observer, fn=steps, destination_rev=target):
                 script.run_env()

@@ -316,6 +316,33 @@ def test_an_own_env_py_on_mysql_leaves_nothing_of_a_failed_data_only_revision(
 
 
 @pytest.mark.mariadb
+@pytest.mark.parametrize("then_fails", [False, True])
+def test_an_own_env_py_on_mysql_stops_a_revision_that_rolls_back(
+    tmp_path: Path, mariadb_url: str, mysql_project: Path, then_fails: bool
+) -> None:
+    """Its ROLLBACK undoes its first INSERT and its started row; its CREATE TABLE then
+    commits the second: stopped and left to repair, whether it then succeeds or fails."""
+    ini = mysql_project
+    versions = tmp_path / "scripts" / "versions"
+    _revision_of(versions, "aaaa00000001", None, "CREATE TABLE m1 (v integer)")
+    kw = {"directory": ini, "connection_string": mariadb_url}
+    AlembicAdapter.upgrade(**kw)
+    statements = ["INSERT INTO m1 VALUES (1)", "ROLLBACK", "INSERT INTO m1 VALUES (2)",
+                  "CREATE TABLE z (id int)"]  # fmt: skip
+    if then_fails:
+        statements.append("INSERT INTO nope VALUES (1)")
+    _revision_of(versions, "aaaa00000002", "aaaa00000001", *statements)
+    with pytest.raises(MigrationUpgradeError) as info:
+        AlembicAdapter.upgrade(**kw)
+    assert info.value.revision == "aaaa00000002" and "ROLLBACK" in str(info.value)
+    db = KitDatabase(DatabaseURL.parse(mariadb_url))
+    assert db.query("SELECT v FROM m1") == [(2,)]
+    assert AlembicAdapter.get_current_revision(**kw) == "aaaa00000001"
+    problems = AlembicAdapter.verify(**kw)
+    assert [(p["problem"], p["revision"]) for p in problems] == [("dirty", "aaaa00000002")]
+
+
+@pytest.mark.mariadb
 def test_a_revision_is_applied_once_when_the_lock_session_dies_under_it(
     tmp_path: Path, mariadb_url: str, mysql_project: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -160,3 +160,38 @@ def test_a_revision_turning_autocommit_on_is_refused_before_running(
         YoyoAdapter.upgrade(directory=d, connection_string=mariadb_url)
     assert info.value.revision == r1
     assert "a" not in tables(mariadb_url)  # nothing ran
+
+
+ROLLS_BACK = """\
+from yoyo import step
+
+
+def insert_roll_back_create(conn):
+    cursor = conn.cursor()
+    cursor.execute("INSERT INTO kept VALUES (1)")
+    conn.rollback()
+    cursor.execute("INSERT INTO kept VALUES (2)")
+    cursor.execute("CREATE TABLE later (id integer)")
+
+
+steps = [step(insert_roll_back_create)]
+"""
+
+
+def test_a_python_step_that_rolls_back_is_stopped_and_left_to_repair(
+    tmp_path: Path, mariadb_url: str
+) -> None:
+    """Its ROLLBACK took the first INSERT and the revision's started row; the CREATE
+    TABLE then committed the second INSERT: never reported as applied."""
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001-kept.sql").write_text("CREATE TABLE kept (id integer)")
+    (folder / "0002-rolls-back.py").write_text(ROLLS_BACK)
+    kw = {"directory": folder, "connection_string": mariadb_url}
+    with pytest.raises(MigrationUpgradeError) as info:
+        YoyoAdapter.upgrade(**kw)
+    assert info.value.revision == "0002-rolls-back" and "ROLLBACK" in str(info.value)
+    assert query(mariadb_url, "SELECT id FROM kept") == [(2,)]
+    assert YoyoAdapter.get_current_revision(**kw) == "0001-kept"
+    problems = YoyoAdapter.verify(**kw)
+    assert [(p["problem"], p["revision"]) for p in problems] == [("dirty", "0002-rolls-back")]

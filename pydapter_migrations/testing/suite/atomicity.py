@@ -265,6 +265,46 @@ class AtomicitySuite(SuiteBase):
             assert self.current(directory, url) == revision
             good = revision
 
+    @requires("implicit_ddl_commit")
+    def test_a_rollback_in_a_revision_is_stopped_and_named(
+        self, directory: Path, url: str, db: KitDatabase
+    ) -> None:
+        # MySQL: a ROLLBACK in a revision undoes what ran before it (its started row too),
+        # and a later DDL statement commits what ran after: never reported as applied,
+        # whether the revision goes on to succeed or to fail.
+        self.init(directory, url)
+        good = self.new(directory, url, "good", ["CREATE TABLE kit_good (id integer)"],
+                        ["DROP TABLE kit_good"])  # fmt: skip
+        self.upgrade(directory, url)
+        undone = ["INSERT INTO kit_good VALUES (1)", "ROLLBACK", "INSERT INTO kit_good VALUES (2)"]
+        cases = {
+            "kit_r1": [*undone, "CREATE TABLE kit_r1 (id integer)"],
+            "kit_r2": [*undone, "CREATE TABLE kit_r2 (id integer)",
+                       "INSERT INTO kit_no_such_table VALUES (1)"],
+        }  # fmt: skip
+        for table, statements in cases.items():
+            revision = self.new(directory, url, "rolls back by itself", statements, [])
+            with pytest.raises(MigrationUpgradeError) as info:
+                self.upgrade(directory, url)
+            assert info.value.revision == revision
+            assert revision in str(info.value) and "transaction" in str(info.value)
+            assert self.current(directory, url) == good
+            problems = self.call("verify", directory=str(directory), connection_string=url)
+            dirty = [p["revision"] for p in problems if p["problem"] == "dirty"]
+            if table in db.tables():  # it ran: part of it committed
+                assert "ROLLBACK" in str(info.value)
+                assert db.query("SELECT id FROM kit_good") == [(2,)]
+                assert dirty == [revision]
+                self.write_revision(directory, revision, [], [])
+                self.repair(directory, url, applied=False)  # the user undid it by hand
+                db.query("DELETE FROM kit_good")
+            else:  # refused before anything of it ran: nothing to repair
+                assert dirty == [] and db.query("SELECT id FROM kit_good") == []
+                self.write_revision(directory, revision, [], [])
+            self.upgrade(directory, url)  # rewritten, it applies
+            assert self.current(directory, url) == revision
+            good = revision
+
     def test_a_failing_hook_is_blamed_on_the_revision_it_saw(
         self, directory: Path, url: str, recorder: Recorder
     ) -> None:
