@@ -184,6 +184,8 @@ class MigrationRun:
     recorder: RunRecorder | None = None
     _last_mark: float = 0.0
     _identity: Any = None
+    #: Connections of the backend's own found on the run's database (asked once each).
+    _same_database: list[Any] = field(default_factory=list)
     #: Whether the running revision's session autocommitted when it started (MySQL).
     _autocommitted: bool | None = None
 
@@ -257,10 +259,14 @@ class MigrationRun:
     def _check_same_database(self, session: Session) -> None:
         """A connection of the backend's own must be on the run's database: an environment
         that connects elsewhere is stopped before its first commit."""
+        if any(known is session.connection for known in self._same_database):
+            return
         if self._identity is None:
             self._identity = self.session.identity()
         found = session.identity()
-        if found != self._identity:
+        if found == self._identity:
+            self._same_database.append(session.connection)
+        else:
             raise self.error(
                 f"the migrations run on another database ({found[0]}) than the one given "
                 f"({self.url}) and were stopped before their first commit there; nothing is "
