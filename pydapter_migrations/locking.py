@@ -429,7 +429,14 @@ def _named_lock(lock: MigrationLock, timeout: float) -> Iterator[None]:
     while session.scalar("SELECT GET_LOCK(?, 0)", (name,)) != 1:
         delay = next(delays, None)
         if delay is None:
-            raise _timed_out(lock, timeout, f"on {lock.url}", _mysql_holder(session, name))
+            holder = _mysql_holder(session, name)
+            elsewhere = session.execute(
+                "SELECT IS_USED_LOCK(?), IS_USED_LOCK(?)", (name, migrating)
+            )[0]
+            if None not in elsewhere and elsewhere[0] != elsewhere[1]:
+                # Its project's env.py migrates on a connection of its own.
+                holder += f"; its revisions run on {_mysql_holder(session, migrating)}"
+            raise _timed_out(lock, timeout, f"on {lock.url}", holder)
         time.sleep(delay)
     try:
         lock._holder, got = session.execute("SELECT CONNECTION_ID(), GET_LOCK(?, 0)", (migrating,))[

@@ -191,6 +191,9 @@ def test_the_mysql_migrating_lock_goes_with_an_enlisted_connection_and_is_waited
         lock.enlist(own)
         assert admin.scalar("SELECT IS_USED_LOCK(?)", (migrating,)) == who(own)
         lock.enlist(own)  # again: still its
+        with pytest.raises(MigrationLockError) as busy, database_lock(mariadb_url, timeout=0):
+            pass  # a waiter names both: the idle holder and the connection at work
+        assert f"its revisions run on connection {who(own)}" in str(busy.value)
         admin.execute(f"KILL CONNECTION {int(who(session))}")
         deadline = time.monotonic() + 10
         while admin.scalar("SELECT IS_USED_LOCK(?)", (mysql_lock_name(mariadb_url),)):
