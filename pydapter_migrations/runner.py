@@ -562,25 +562,24 @@ def _record_failure(run: MigrationRun, error: MigrationError) -> None:
             # left so).
             dirty = list(dict.fromkeys(row.revision for row in recorder.ledger.dirty(run.session)))
             if dirty:
-                which = (
-                    f"revision {dirty[0]}" if len(dirty) == 1 else f"revisions {', '.join(dirty)}"
-                )
+                which = f" {dirty[0]}" if len(dirty) == 1 else f"s {', '.join(dirty)}"
                 error.message += (
-                    f"{_REPAIR_ADVICE} {which} may be committed: the database records it as "
+                    f"{_REPAIR_ADVICE}{which} may be committed: the database records it as "
                     "incomplete, and later runs refuse until you check the schema and the "
                     "data and record what is true: pydapter-migrate repair --applied, or "
                     "--not-applied"
                 )
 
 
-#: Where a failed run's error starts saying what to repair.
-_REPAIR_ADVICE = ". Part of"
+#: Where a failed run's error starts saying what to repair (always at its end).
+_REPAIR_ADVICE = ". Part of revision"
 
 
 def without_repair_advice(message: str) -> str:
     """``message`` of a failed run without what it says to repair (for a run on a database
     that is gone since, as check's scratch database)."""
-    return message.partition(_REPAIR_ADVICE)[0]
+    before, found, _ = message.rpartition(_REPAIR_ADVICE)
+    return before if found else message
 
 
 def _ended_itself(error: BaseException) -> bool:
