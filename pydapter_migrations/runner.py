@@ -279,7 +279,8 @@ class MigrationRun:
     def revision_failed(self, revision: str, session: Session | None = None) -> None:
         """Inside ``revision``'s transaction, when it failed and before the rollback: raises
         :class:`RevisionEndedTransactionError` (from the failure) when the revision had
-        ended that transaction itself, so the rollback cannot undo all of it."""
+        ended that transaction itself, so the rollback cannot undo all of it (on MySQL: its
+        started row is gone, taken by a ROLLBACK of its own)."""
         session = session or self.session
         if not session.in_transaction() and not _commits_ddl(session):
             raise _ended(revision, sys.exc_info()[1])
