@@ -11,6 +11,7 @@ records (issue 15, point 3): later runs refuse until the revision is repaired.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -228,42 +229,18 @@ class AtomicitySuite(SuiteBase):
     def test_a_revision_that_ends_its_transaction_is_stopped_and_named(
         self, directory: Path, url: str, db: KitDatabase
     ) -> None:
-        self.init(directory, url)
-        good = self.new(directory, url, "good", ["CREATE TABLE kit_good (id integer)"],
-                        ["DROP TABLE kit_good"])  # fmt: skip
-        self.upgrade(directory, url)
-        cases = [
+        good = self._good_revision(directory, url)
+        cases = {
             # ends its transaction, then fails: what ran before the COMMIT stays
-            ["CREATE TABLE kit_a1 (id integer)", "COMMIT", "CREATE TABLE kit_a2 (id integer)",
-             "INSERT INTO kit_no_such_table VALUES (1)"],
+            "kit_a1": ["CREATE TABLE kit_a1 (id integer)", "COMMIT",
+                       "CREATE TABLE kit_a2 (id integer)",
+                       "INSERT INTO kit_no_such_table VALUES (1)"],
             # ends its transaction and goes on: never recorded as applied
-            ["CREATE TABLE kit_b1 (id integer)", "COMMIT", "CREATE TABLE kit_b2 (id integer)"],
-        ]  # fmt: skip
-        for statements in cases:
-            revision = self.new(directory, url, "commits by itself", statements, [])
-            with pytest.raises(MigrationUpgradeError) as info:
-                self.upgrade(directory, url)
-            assert info.value.revision == revision
-            assert revision in str(info.value) and "transaction" in str(info.value)
-            assert self.current(directory, url) == good
-            problems = self.call("verify", directory=str(directory), connection_string=url)
-            dirty = [p["revision"] for p in problems if p["problem"] == "dirty"]
-            if {statements[0].split()[2]} & db.tables():
-                # Part of it committed: the database is dirty until someone says what is
-                # true, and every run refuses until then.
-                assert dirty == [revision]
-                with pytest.raises(MigrationUpgradeError, match="repair") as again:
-                    self.upgrade(directory, url)
-                assert again.value.revision == revision
-                self.write_revision(directory, revision, [], [])
-                self.repair(directory, url, applied=False)  # its tables are left by hand
-                assert self.current(directory, url) == good
-            else:  # refused before anything of it ran: nothing to repair
-                assert dirty == []
-                self.write_revision(directory, revision, [], [])
-            self.upgrade(directory, url)  # rewritten, it applies
-            assert self.current(directory, url) == revision
-            good = revision
+            "kit_b1": ["CREATE TABLE kit_b1 (id integer)", "COMMIT",
+                       "CREATE TABLE kit_b2 (id integer)"],
+        }  # fmt: skip
+        for table, statements in cases.items():
+            good = self._stopped_then_repaired(directory, url, db, good, statements, table)
 
     @requires("implicit_ddl_commit")
     def test_a_rollback_in_a_revision_is_stopped_and_named(
@@ -272,38 +249,70 @@ class AtomicitySuite(SuiteBase):
         # MySQL: a ROLLBACK in a revision undoes what ran before it (its started row too),
         # and a later DDL statement commits what ran after: never reported as applied,
         # whether the revision goes on to succeed or to fail.
-        self.init(directory, url)
-        good = self.new(directory, url, "good", ["CREATE TABLE kit_good (id integer)"],
-                        ["DROP TABLE kit_good"])  # fmt: skip
-        self.upgrade(directory, url)
+        good = self._good_revision(directory, url)
         undone = ["INSERT INTO kit_good VALUES (1)", "ROLLBACK", "INSERT INTO kit_good VALUES (2)"]
         cases = {
             "kit_r1": [*undone, "CREATE TABLE kit_r1 (id integer)"],
             "kit_r2": [*undone, "CREATE TABLE kit_r2 (id integer)",
                        "INSERT INTO kit_no_such_table VALUES (1)"],
         }  # fmt: skip
+
+        def rolled_back(error: MigrationUpgradeError) -> None:
+            assert "ROLLBACK" in str(error)
+            assert db.query("SELECT id FROM kit_good") == [(2,)]
+            db.query("DELETE FROM kit_good")  # the user undoes it by hand
+
         for table, statements in cases.items():
-            revision = self.new(directory, url, "rolls back by itself", statements, [])
-            with pytest.raises(MigrationUpgradeError) as info:
+            good = self._stopped_then_repaired(
+                directory, url, db, good, statements, table, when_committed=rolled_back
+            )
+            assert db.query("SELECT id FROM kit_good") == []
+
+    def _good_revision(self, directory: Path, url: str) -> str:
+        self.init(directory, url)
+        good = self.new(directory, url, "good", ["CREATE TABLE kit_good (id integer)"],
+                        ["DROP TABLE kit_good"])  # fmt: skip
+        self.upgrade(directory, url)
+        return good
+
+    def _stopped_then_repaired(
+        self,
+        directory: Path,
+        url: str,
+        db: KitDatabase,
+        good: str,
+        statements: list[str],
+        table: str,
+        when_committed: Callable[[MigrationUpgradeError], None] = lambda error: None,
+    ) -> str:
+        """A revision of ``statements`` that ends its own transaction: the run fails naming
+        it, records nothing as applied, and, where part of it committed (``table`` exists),
+        every run refuses until it is repaired. Rewritten, it then applies; returns it."""
+        revision = self.new(directory, url, "ends its transaction", statements, [])
+        with pytest.raises(MigrationUpgradeError) as info:
+            self.upgrade(directory, url)
+        assert info.value.revision == revision
+        assert revision in str(info.value) and "transaction" in str(info.value)
+        assert self.current(directory, url) == good
+        problems = self.call("verify", directory=str(directory), connection_string=url)
+        dirty = [p["revision"] for p in problems if p["problem"] == "dirty"]
+        if table in db.tables():
+            # Part of it committed: the database is dirty until someone says what is true,
+            # and every run refuses until then.
+            assert dirty == [revision]
+            with pytest.raises(MigrationUpgradeError, match="repair") as again:
                 self.upgrade(directory, url)
-            assert info.value.revision == revision
-            assert revision in str(info.value) and "transaction" in str(info.value)
+            assert again.value.revision == revision
+            when_committed(info.value)
+            self.write_revision(directory, revision, [], [])
+            self.repair(directory, url, applied=False)  # what it left is undone by hand
             assert self.current(directory, url) == good
-            problems = self.call("verify", directory=str(directory), connection_string=url)
-            dirty = [p["revision"] for p in problems if p["problem"] == "dirty"]
-            if table in db.tables():  # it ran: part of it committed
-                assert "ROLLBACK" in str(info.value)
-                assert db.query("SELECT id FROM kit_good") == [(2,)]
-                assert dirty == [revision]
-                self.write_revision(directory, revision, [], [])
-                self.repair(directory, url, applied=False)  # the user undid it by hand
-                db.query("DELETE FROM kit_good")
-            else:  # refused before anything of it ran: nothing to repair
-                assert dirty == [] and db.query("SELECT id FROM kit_good") == []
-                self.write_revision(directory, revision, [], [])
-            self.upgrade(directory, url)  # rewritten, it applies
-            assert self.current(directory, url) == revision
-            good = revision
+        else:  # refused before anything of it ran (a SQL backend): nothing to repair
+            assert dirty == []
+            self.write_revision(directory, revision, [], [])
+        self.upgrade(directory, url)  # rewritten, it applies
+        assert self.current(directory, url) == revision
+        return revision
 
     def test_a_failing_hook_is_blamed_on_the_revision_it_saw(
         self, directory: Path, url: str, recorder: Recorder
