@@ -35,7 +35,9 @@ TESTED = ((9, 0), (9, 0))
 SqlFile = tuple[dict[str, str], str, list[str]]
 # yoyo.migrations.Migration keeps every migration it ever built in this class attribute.
 _REGISTRY_ATTRIBUTE = "_Migration__all_migrations"
-_registry_lock = threading.Lock()
+#: Held for a whole load: yoyo's registry and reader are process-wide, and a load that
+#: began while another was under way would restore the other's state when it ended.
+_registry_lock = threading.RLock()
 #: yoyo's own reader of SQL migration files (public function; swapped by :func:`loading`).
 read_sql_file: Callable[[str], SqlFile] = yoyo_migrations.read_sql_migration
 
@@ -49,7 +51,8 @@ def _known() -> bool:
 @contextlib.contextmanager
 def loading(migrations: Iterable[Migration], read_sql: Callable[[str], SqlFile]) -> Iterator[None]:
     """Load revisions with yoyo's id registry holding only ``migrations`` and its SQL file
-    reader replaced by ``read_sql``, for this thread only; both restored afterwards.
+    reader replaced by ``read_sql``, for this thread only; both restored afterwards. Loads
+    in other threads wait for this one to end.
 
     Buys: ``-- depends:`` resolving inside one directory (yoyo's registry is process-wide,
     so two directories with the same ids would see each other's revisions), and reading
@@ -59,14 +62,14 @@ def loading(migrations: Iterable[Migration], read_sql: Callable[[str], SqlFile])
     function ``yoyo.migrations.read_sql_migration`` that ``Migration.load`` calls.
     Fallback for a yoyo outside :data:`TESTED`: yoyo's own reader (everything parsed).
     """
-    real_read = yoyo_migrations.read_sql_migration
     owner = threading.get_ident()
     swap = _known()
-
-    def read(path: str) -> SqlFile:
-        return read_sql(path) if threading.get_ident() == owner else real_read(path)
-
     with _registry_lock:
+        real_read = yoyo_migrations.read_sql_migration
+
+        def read(path: str) -> SqlFile:
+            return read_sql(path) if threading.get_ident() == owner else real_read(path)
+
         registry: dict[str, Migration] = getattr(Migration, _REGISTRY_ATTRIBUTE)
         saved = dict(registry)
         registry.clear()

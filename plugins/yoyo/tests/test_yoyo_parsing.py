@@ -126,3 +126,38 @@ def test_yoyo_reader_is_untouched_outside_a_load_and_in_other_threads(
     with pytest.raises(MigrationUpgradeError, match=r"syntax error"):
         YoyoAdapter.upgrade(directory=directory, connection_string=sqlite_url)
     assert yoyo.migrations.read_sql_migration is original
+
+
+def test_loads_in_many_threads_leave_yoyo_as_they_found_it(tmp_path: Path) -> None:
+    """yoyo's reader and id registry are process-wide: loads that overlapped once left one
+    thread's header-only reader installed for good, which a later thread with the same id
+    then used (its SQL files read as empty)."""
+    from yoyo.migrations import Migration
+
+    directories = []
+    for name in ("one", "two"):
+        directory = tmp_path / name
+        YoyoAdapter.init_migrations(directory)
+        _revision(directory, "a")
+        directories.append(directory)
+    original = yoyo.migrations.read_sql_migration
+    registry = dict(getattr(Migration, _compat._REGISTRY_ATTRIBUTE))
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def load(directory: Path) -> None:
+        try:
+            start.wait()
+            for _ in range(25):
+                assert len(YoyoAdapter.get_migration_history(directory=directory)) == 1
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=load, args=(directories[n % 2],)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert yoyo.migrations.read_sql_migration is original
+    assert dict(getattr(Migration, _compat._REGISTRY_ATTRIBUTE)) == registry
