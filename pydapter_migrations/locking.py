@@ -439,9 +439,8 @@ def _named_lock(lock: MigrationLock, timeout: float) -> Iterator[None]:
             raise _timed_out(lock, timeout, f"on {lock.url}", holder)
         time.sleep(delay)
     try:
-        lock._holder, got = session.execute("SELECT CONNECTION_ID(), GET_LOCK(?, 0)", (migrating,))[
-            0
-        ]
+        row = session.execute("SELECT CONNECTION_ID(), GET_LOCK(?, 0)", (migrating,))[0]
+        lock._holder, got = row
         # The barrier: wait out a run that lost this lock while a connection of its env.py
         # went on migrating (see the module docstring).
         barrier = _poll_delays(max(timeout - (time.monotonic() - started), 1.0))
