@@ -86,7 +86,8 @@ class MissingParentError(MigrationError):
 
 class MigrationLockError(MigrationError):
     """The database's migration lock could not be taken within ``lock_timeout``, or a run
-    lost it while migrating (then ``lost`` is true and the run committed nothing more)."""
+    lost it while migrating (then ``lost`` is true and the run committed nothing more, but
+    on MySQL where it migrated on a connection of its own: the message then says so)."""
 
     lost: bool = False
 

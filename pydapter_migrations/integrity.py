@@ -204,7 +204,11 @@ def upgrade_refusal(
 
 def dirty_message(row: LedgerRow) -> str:
     """What happened to a dirty row's revision, and what to do about it."""
-    what = "failed" if row.outcome == "incomplete" else "never finished (the run died)"
+    what = (
+        "failed"
+        if row.outcome == "incomplete"
+        else "never finished (its run died, or lost the migration lock)"
+    )
     failure = f": {row.note}" if row.note and row.outcome == "incomplete" else ""
     return (
         f"{_started(row)} and {what}{failure}. Part of it may be committed: "

@@ -99,7 +99,11 @@ def _fail(
     # One line: multi-line driver messages are joined rather than cut.
     message = " ".join(line.strip() for line in text.splitlines()) or type(error).__name__
     if getattr(error, "lost", False):
-        message = f"{message} (run the command again to finish the migration)"
+        # Again: it finishes the migration, or (MySQL, part of a revision committed) it
+        # refuses naming the revision to repair.
+        message = (
+            f"{message} (run the command again: it finishes the migration or says what to repair)"
+        )
     else:
         for error_type, hint in _HINTS:
             if isinstance(error, error_type):
