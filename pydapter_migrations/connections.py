@@ -27,7 +27,7 @@ import os
 import socket
 import sqlite3
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -94,24 +94,26 @@ class Session:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement; return its rows (none for statements without a result)."""
+        with self._ran(sql, params) as cursor:
+            if cursor.description is None:
+                return []
+            return [tuple(row) for row in cursor.fetchall()]
+
+    def change(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement that changes rows; return how many it changed."""
+        with self._ran(sql, params) as cursor:
+            return int(cursor.rowcount)
+
+    @contextlib.contextmanager
+    def _ran(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
+        """A cursor that has run ``sql`` (closed afterwards)."""
         cursor = self.connection.cursor()
         try:
             if params:
                 cursor.execute(convert_placeholders(sql, self.paramstyle), tuple(params))
             else:
                 cursor.execute(sql)
-            if cursor.description is None:
-                return []
-            return [tuple(row) for row in cursor.fetchall()]
-        finally:
-            cursor.close()
-
-    def change(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement that changes rows; return how many it changed."""
-        cursor = self.connection.cursor()
-        try:
-            cursor.execute(convert_placeholders(sql, self.paramstyle), tuple(params))
-            return int(cursor.rowcount)
+            yield cursor
         finally:
             cursor.close()
 
