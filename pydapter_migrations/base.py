@@ -99,6 +99,9 @@ class BaseMigrationAdapter(ABC):
     #: What to tell a user whose run migrated another database than the URL's (the core
     #: checks the target's version state after every run): how to make it use the URL.
     misdirected_hint: ClassVar[str] = ""
+    #: Whether the backend calls ``run.revision_started`` before every revision's work: a
+    #: run that fails before the first call then names no revision as the one that failed.
+    reports_revision_starts: ClassVar[bool] = False
 
     @classmethod
     def capabilities(cls) -> frozenset[str]:
@@ -798,6 +801,7 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
             apply=_stamp_apply(cls) if operation == Operation.STAMP else cls._apply,
             applied=lambda run: cls._applied(run.directory, run.session),
             misdirected_hint=cls.misdirected_hint,
+            reports_starts=cls.reports_revision_starts,
             revision_files=lambda: cls._revision_files(path),
             allow_changed=accepted,
             repair=repair,

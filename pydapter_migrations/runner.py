@@ -174,6 +174,8 @@ class MigrationRun:
     lock: MigrationLock
     options: Mapping[str, Any] = field(default_factory=dict)
     misdirected_hint: str = ""
+    #: Whether the backend calls :meth:`revision_started` before every revision.
+    reports_starts: bool = False
     started: float = field(default_factory=time.perf_counter)
     #: Revisions committed, in order.
     done: list[str] = field(default_factory=list)
@@ -188,6 +190,8 @@ class MigrationRun:
     _same_database: list[Any] = field(default_factory=list)
     #: Whether the running revision's session autocommitted when it started (MySQL).
     _autocommitted: bool | None = None
+    #: Revisions started (:meth:`revision_started`) less those in which none ran.
+    _starts: int = 0
 
     @property
     def session(self) -> Session:
@@ -215,12 +219,14 @@ class MigrationRun:
         self._autocommitted = session.autocommits() if _commits_ddl(session) else None
         if self.recorder is not None:
             self.recorder.started(session, revision)
+        self._starts += 1
 
     def no_revision_ran(self, session: Session | None = None) -> None:
         """Before the commit of a transaction begun with :meth:`revision_started` in which
         no revision ran after all: its started row goes with it."""
         if self.recorder is not None:
             self.recorder.discard(session or self.session)
+        self._starts -= 1
 
     def before_commit(self, revision: str, session: Session | None = None) -> None:
         """Inside ``revision``'s transaction, once its own work has run and before its
@@ -334,10 +340,19 @@ class MigrationRun:
         self.hooks.before_migrate(self.event)
 
     @property
-    def failed_revision(self) -> str | None:
-        """The planned revision that was running when the run stopped, if any."""
+    def next_revision(self) -> str | None:
+        """The first planned revision whose work has not run yet, if any."""
         index = max(len(self.done), len(self.ran))
         return self.pending[index] if index < len(self.pending) else None
+
+    @property
+    def failed_revision(self) -> str | None:
+        """The planned revision that was running when the run stopped, if any (none when
+        the backend reports each start and the next one never started; a stamp runs none)."""
+        not_started = self._starts <= max(len(self.done), len(self.ran))
+        if self.reports_starts and self.operation != Operation.STAMP and not_started:
+            return None
+        return self.next_revision
 
     def finish(self) -> None:
         self.hooks.after_migrate(replace(self.event, elapsed=time.perf_counter() - self.started))
@@ -384,6 +399,7 @@ def run_migration(
     apply: Apply,
     applied: Applied,
     misdirected_hint: str = "",
+    reports_starts: bool = False,
     revision_files: RevisionFiles | None = None,
     allow_changed: Collection[str] = (),
     repair: tuple[RepairTarget, str] | None = None,
@@ -403,7 +419,16 @@ def run_migration(
     ):
         with database_lock(url, timeout=lock_timeout, adapter=adapter, session=session) as lock:
             run = MigrationRun(
-                adapter, operation, directory, url, target, hooks, lock, options, misdirected_hint
+                adapter,
+                operation,
+                directory,
+                url,
+                target,
+                hooks,
+                lock,
+                options,
+                misdirected_hint,
+                reports_starts,
             )
             apply = _forgetting_database_state(apply, memo)
             files = functools.cache(revision_files or dict)

@@ -69,7 +69,7 @@ class Reporter:
 
     def started(self, connection: Connection) -> None:
         """The next revision's transaction has begun (before any of its statements)."""
-        revision = self.run.failed_revision  # the planned revision not yet run
+        revision = self.run.next_revision
         if revision is not None:
             self.run.revision_started(revision, session_of(connection))
             self.unfinished = True

@@ -64,6 +64,7 @@ class AlembicAdapter(SyncMigrationAdapter[Any]):
     migration_key: ClassVar[str] = "alembic"
     supports_autogenerate: ClassVar[bool] = True
     supports_sql: ClassVar[bool] = True
+    reports_revision_starts: ClassVar[bool] = True
     supported_databases: ClassVar[frozenset[str]] = frozenset({"sqlite", "postgresql", "mysql"})
     misdirected_hint: ClassVar[str] = (
         "its env.py does not use the URL it was given: read it from "

@@ -553,6 +553,34 @@ def test_an_env_py_that_skips_the_migrations_is_not_a_success(
     assert AlembicAdapter.get_current_revision(directory=ini, connection_string=sqlite_url) is None
 
 
+def test_an_env_py_that_fails_before_any_revision_names_none(tmp_path: Path, url: str) -> None:
+    # env.py broke during the run, before Alembic started a revision: no revision failed,
+    # so none is named in the error and the history table records none as failed. (Only
+    # the run has a destination: the adapter first runs env.py without one, as `alembic
+    # current` does, to learn its settings.)
+    ini = _project_with_env(
+        tmp_path,
+        "    run_migrations_online()",
+        "    try:\n"
+        "        context.get_revision_argument()\n"
+        "    except KeyError:\n"
+        "        pass\n"
+        "    else:\n"
+        "        raise RuntimeError('no settings for this environment')\n"
+        "    run_migrations_online()",
+    )
+    _steps(tmp_path / "scripts" / "versions", 2)
+    kw = {"directory": ini, "connection_string": url}
+    with pytest.raises(MigrationUpgradeError, match="no settings for this environment") as failed:
+        AlembicAdapter.upgrade(**kw)
+    assert failed.value.revision is None
+    assert "revision" not in str(failed.value)
+    db = KitDatabase(DatabaseURL.parse(url))
+    if "pydapter_migrations_history" in db.tables():
+        assert db.query("SELECT revision, outcome FROM pydapter_migrations_history") == []
+    assert "alembic_version" not in db.tables()
+
+
 def test_the_logging_an_env_py_sets_up_stays_off_the_terminal(
     tmp_path: Path, sqlite_url: str
 ) -> None:

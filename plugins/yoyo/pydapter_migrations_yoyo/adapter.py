@@ -53,6 +53,7 @@ class YoyoAdapter(SyncMigrationAdapter["list[Step]"]):
     expects_single_head: ClassVar[bool] = False
     supports_autogenerate: ClassVar[bool] = False
     supports_sql: ClassVar[bool] = True
+    reports_revision_starts: ClassVar[bool] = True
     supported_databases: ClassVar[frozenset[str]] = frozenset({"sqlite", "postgresql", "mysql"})
 
     @classmethod
