@@ -142,7 +142,9 @@ class DatabaseURL:
         if port_text:
             # Checked rather than caught: an error raised inside an ``except`` block
             # keeps the caught one as its __context__, with this frame (and the URL).
-            if not (port_text.isascii() and port_text.isdigit()):
+            # Above 65535 some drivers wrap it round (PyMySQL: 68842 is 3306), so a typo
+            # would migrate another server.
+            if not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
                 raise InvalidURLError(f"invalid port {port_text!r} in {_mask_unparsed(url)!r}")
             port = int(port_text)
         password = parts["password"]

@@ -157,6 +157,14 @@ def test_a_bad_port_keeps_no_url_in_the_error_chain() -> None:
     assert info.value.__context__ is None and info.value.__cause__ is None
 
 
+@pytest.mark.parametrize("port", ["68842", "65536", "99999999999"])
+def test_a_port_beyond_65535_is_refused(port: str) -> None:
+    # PyMySQL would take 68842 as 3306 (68842 - 65536): another server than the one named.
+    with pytest.raises(InvalidURLError, match="invalid port"):
+        DatabaseURL.parse(f"mysql://root:pw@127.0.0.1:{port}/app")
+    assert DatabaseURL.parse("mysql://root@127.0.0.1:65535/app").port == 65535
+
+
 @pytest.mark.parametrize(
     ("bad", "says"),
     [
