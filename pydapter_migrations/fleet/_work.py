@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import MigrationError, MigrationLockError, describe
@@ -127,7 +127,18 @@ def _migrate(
     progress = _Progress(emit)
     if _takes_observers(adapter):
         kwargs["observers"] = [progress]
-    call(adapter, job.operation, job.revision, **common, **kwargs)
+    try:
+        call(adapter, job.operation, job.revision, **common, **kwargs)
+    except Exception as error:
+        if isinstance(error, MigrationLockError) and skip_locked and not error.lost:
+            raise  # never started: the fleet comes back to it
+        # What committed before the failure stays committed: the result says so.
+        return replace(
+            _failed(base, error, url, started),
+            from_revision=before,
+            to_revision=_current(adapter, common),
+            revisions=tuple(progress.revisions),
+        )
     done = tuple(progress.revisions)
     if job.operation == "upgrade" and done:
         after: str | None = done[-1]

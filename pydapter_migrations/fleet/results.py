@@ -44,7 +44,8 @@ class TargetResult:
     ``status``, ``"ok"`` for ``current``; ``"failed"`` (``error`` says why) or ``"not_run"``
     (``fail_fast`` stopped the fleet first) otherwise. ``revisions`` lists what this run
     applied (reverted), in order; ``from_revision`` and ``to_revision`` are the database's
-    revision before and after (both the current revision for reads). ``waited`` is true
+    revision before and after (both the current revision for reads; a failed run's
+    revisions are those that committed before its failure). ``waited`` is true
     when another runner held the target's lock when its turn came (``skip_locked``), so it
     was done last, after that runner finished.
     """

@@ -108,6 +108,13 @@ def test_a_failing_target_is_reported_while_the_rest_finish(
     assert failed is not None and failed.status == "failed" and ids[1] in str(failed.error)
     assert failed.error_type == "MigrationUpgradeError"
     assert applied_counts(targets["db02"]) == {ids[0]: 1}  # revision 1 committed, 2 rolled back
+    # The failed target's result still says what committed before the failure.
+    moved = (failed.from_revision, failed.to_revision, failed.revisions)
+    assert moved == (None, ids[0], tuple(ids[:1]))
+    gone = result.get("gone")
+    assert gone is not None and (gone.from_revision, gone.to_revision, gone.revisions) == (
+        None, None, (),
+    )  # fmt: skip
     assert all(r.status == "migrated" for r in result if r.name not in ("db02", "gone"))
     assert "failed: db02, gone" in result.summary()
     with pytest.raises(FleetError, match="5 of 7 targets succeeded") as info:
