@@ -316,6 +316,8 @@ class RunRecorder:
         self._mark: tuple[str, float] | None = None
         #: Revisions found applied when this run created the table.
         self.adopted: list[str] = []
+        #: Revisions whose outcome this run wrote (through :meth:`finished`).
+        self.finished_revisions: set[str] = set()
 
     def open(self, session: Session) -> list[LedgerRow]:
         """Before a run, on the lock's session: the rows of applied and of dirty
@@ -389,6 +391,7 @@ class RunRecorder:
             self.ledger.insert(session, row)
             found = 1
         self._mark = (now(), time.perf_counter())
+        self.finished_revisions.add(revision)
         return found > 0
 
     def lost_started_row(self, session: Session, revision: str) -> bool:
@@ -420,7 +423,9 @@ class RunRecorder:
         self.ensure(session, lambda: ())
         self.ledger.insert(session, self._row(revision, outcome, at, note=note))
 
-    def record(self, session: Session, revision: str, outcome: str, note: str) -> None:
+    def record(
+        self, session: Session, revision: str, outcome: str, note: str | None = None
+    ) -> None:
         """One row written now, outside any revision (stamps' side effects, repairs)."""
         self.ledger.insert(session, self._row(revision, outcome, now(), note=note))
 

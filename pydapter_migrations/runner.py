@@ -535,11 +535,15 @@ def _record_stamp(
     rows: Sequence[LedgerRow],
     recorded: frozenset[str],
 ) -> None:
-    """After a stamp: rows for the revisions it recorded or unrecorded besides its target,
-    so the history table's idea of what is applied stays the database's."""
+    """After a stamp: rows for the revisions it recorded or unrecorded besides its target
+    (and for a new target the backend's stamp wrote no row for), so the history table's
+    idea of what is applied stays the database's."""
     before = set(recorded_checksums(rows)) | set(recorder.adopted)
     target = run.done[-1] if run.done else None
-    for revision in sorted(recorded - before - {target}):
+    for revision in run.done:
+        if revision not in recorder.finished_revisions and revision not in before:
+            recorder.record(run.session, revision, "stamped")
+    for revision in sorted(recorded - before - set(run.done)):
         recorder.record(run.session, revision, "stamped", note=f"recorded by a stamp to {target}")
     for revision in sorted(before - recorded):
         note = f"left unrecorded by a stamp to {target or 'base'}"
@@ -569,6 +573,10 @@ def _repair(
         run.begin(migration_plan)
         apply(run, migration_plan)
         _check_reported(run, applied(run), run.misdirected_hint)
+        if row.revision in run.done and row.revision not in run.recorder.finished_revisions:
+            # Recorded applied with its checksum (the backend's stamp wrote no row), so
+            # verify watches its file as an applied revision's.
+            run.recorder.record(run.session, row.revision, "stamped", "recorded by a repair")
     assert run.recorder is not None
     for each in dirty:
         run.recorder.ledger.resolve(run.session, each, f"repaired: marked {said}")

@@ -122,6 +122,34 @@ def test_stamps_keep_the_table_in_step(tmp_path: Path, sqlite_url: str) -> None:
     ]
 
 
+def test_an_alembic_stamp_records_its_target_with_its_checksum(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    directory = tmp_path / "migrations"
+    AlembicAdapter.init_migrations(directory)
+    first, second, third = (
+        AlembicAdapter.create_migration(f"step {n}", directory=directory) for n in (1, 2, 3)
+    )
+    kw = {"directory": directory, "connection_string": sqlite_url}
+    AlembicAdapter.upgrade(first, **kw)
+    AlembicAdapter.stamp(third, **kw)
+    AlembicAdapter.stamp(first, **kw)
+    rows = _rows(sqlite_url)
+    assert rows[:3] == [
+        (first, "applied"),
+        (third, "stamped"),  # the target
+        (second, "stamped"),  # what it recorded with it
+    ]
+    # What a stamp to the first left unrecorded (in id order).
+    assert sorted(rows[3:]) == sorted([(second, "unstamped"), (third, "unstamped")])
+    AlembicAdapter.stamp(second, **kw)
+    # Stamped, its file is watched as an applied one's: an edit is found.
+    script = next((directory / "versions").glob(f"{second}_*.py"))
+    script.write_text(script.read_text().replace("    pass", "    op.execute('SELECT 1')", 1))
+    [changed] = AlembicAdapter.verify(**kw)
+    assert (changed["problem"], changed["revision"]) == ("changed", second)
+
+
 def test_verify_finds_a_missing_parent_and_several_heads(tmp_path: Path, sqlite_url: str) -> None:
     folder = yoyo_folder(tmp_path, 2)
     (folder / "0003.sql").write_text("-- depends: 0001\nCREATE TABLE t3 (id integer);\n")

@@ -171,6 +171,13 @@ class AtomicitySuite(SuiteBase):
         self.repair(directory, url, applied=True)
         assert self.current(directory, url) == r2
         assert self.call("verify", directory=str(directory), connection_string=url) == []
+        # Repaired as applied, its file is watched as an applied revision's.
+        self.write_revision(directory, r2, ["CREATE TABLE kit_half (id integer, x integer)"],
+                            ["DROP TABLE kit_half"])  # fmt: skip
+        problems = self.call("verify", directory=str(directory), connection_string=url)
+        assert [(p["problem"], p["revision"]) for p in problems] == [("changed", r2)]
+        self.write_revision(directory, r2, ["CREATE TABLE kit_half (id integer)"],
+                            ["DROP TABLE kit_half"])  # fmt: skip
         self.downgrade(directory, url, r1)
         assert db.kit_tables() == {"kit_good"}
 
