@@ -1,6 +1,8 @@
 """Runs one adapter call in a separate process, for the kit's multi-process tests.
 
-``python -m pydapter_migrations.testing._worker '<json>'`` with keys ``adapter``
+``python -m pydapter_migrations.testing._worker``, given in the environment variable
+``PYDAPTER_KIT_WORKER`` (not on the command line, which ``ps`` shows to every user: its
+URL may hold a password) a JSON object with keys ``adapter``
 (``module:qualname``), ``method``, ``args``, ``kwargs`` and optionally ``hold``: a
 directory in which the worker, after the first revision committed, creates ``held`` and
 waits until ``release`` appears. Exit 0 on success, 3 on a MigrationError (its type and
@@ -64,5 +66,10 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
+#: The environment variable holding the call.
+SPEC_VARIABLE = "PYDAPTER_KIT_WORKER"
+
 if __name__ == "__main__":
-    sys.exit(main(json.loads(sys.argv[1])))
+    import os
+
+    sys.exit(main(json.loads(os.environ.pop(SPEC_VARIABLE))))

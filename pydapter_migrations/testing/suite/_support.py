@@ -20,6 +20,7 @@ import pytest
 from ... import MigrationEvent, hookimpl
 from ...base import AsyncMigrationAdapter, SyncMigrationAdapter
 from ...urls import DatabaseURL
+from .._worker import SPEC_VARIABLE
 from ..requirements import Requirements, required
 from ._database import KitDatabase
 
@@ -263,8 +264,12 @@ class SuiteBase:
             "kwargs": kwargs,
             "hold": str(hold) if hold else None,
         }
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+            SPEC_VARIABLE: json.dumps(spec),  # not an argument: ps shows those to all
+        }
         return subprocess.Popen(
-            [sys.executable, "-m", "pydapter_migrations.testing._worker", json.dumps(spec)],
+            [sys.executable, "-m", "pydapter_migrations.testing._worker"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )  # fmt: skip

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
+from urllib.parse import quote
 
 from ... import AsyncMigrationProtocol, MigrationProtocol, get_adapter
+from ...urls import DatabaseURL
 from ._support import SuiteBase
 
 __all__ = ["ContractSuite"]
@@ -36,3 +38,9 @@ class ContractSuite(SuiteBase):
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         assert self.current(directory, url) == revisions[-1]
+        # The URL travels in the environment: a command line is every user's to read (ps).
+        password = DatabaseURL.parse(url).password
+        command_line = str(proc.args)
+        assert not password or all(
+            form not in command_line for form in (password, quote(password, safe=""))
+        )
