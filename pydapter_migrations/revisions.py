@@ -27,12 +27,13 @@ _LEADING_COMMENTS = re.compile(r"^(?:\s+|--[^\n]*(?:\n|$)|/\*(?!M?!).*?\*/|/\*M?
 # Statements that end (or start) a transaction. SAVEPOINT work stays inside one, and
 # MariaDB's BEGIN NOT ATOMIC opens a compound statement, not a transaction. A SET that
 # turns autocommit on commits the open transaction, whichever way it names the variable
-# (SET autocommit, SET SESSION autocommit, SET @@session.autocommit, SET a=1, autocommit=1).
+# (SET autocommit, SET SESSION autocommit, SET @@session.autocommit, SET a=1, autocommit=1,
+# SET `autocommit`).
 _TRANSACTION_CONTROL = re.compile(
     r"""(?ix)
     (COMMIT|END|ABORT|START\s+TRANSACTION|ROLLBACK(?!\s+(?:WORK\s+|TRANSACTION\s+)?TO\b)
      |BEGIN(?!\s+NOT\s+ATOMIC)
-     |SET\s(?:[^'"`;]|'[^']*'|"[^"]*"|`[^`]*`)*?\bAUTOCOMMIT(?=\s*:?=))\b
+     |SET\s(?:[^'"`;]|'[^']*'|"[^"]*"|`[^`]*`)*?`?\bAUTOCOMMIT(?=`?\s*:?=))\b
     """
 )
 
@@ -57,7 +58,7 @@ def find_transaction_control(statements: list[str]) -> str | None:
         text = _LEADING_COMMENTS.sub("", statement, count=1)
         match = _TRANSACTION_CONTROL.match(text)
         if match is not None:
-            return " ".join(match.group(1).upper().split())
+            return " ".join(match.group(1).upper().replace("`", "").split())
     return None
 
 

@@ -21,6 +21,8 @@ from pydapter_migrations.revisions import find_transaction_control
         ("set sql_mode='', autocommit=1", "SET SQL_MODE='', AUTOCOMMIT"),
         # MySQL runs the text of /*! */ (MariaDB: /*M! */), a version number after the mark.
         ("/*!40000 SET autocommit=1 */", "SET AUTOCOMMIT"),
+        ("SET `autocommit`=1", "SET AUTOCOMMIT"),
+        ("SET @@SESSION.`autocommit` = 1", "SET @@SESSION.AUTOCOMMIT"),
         ("/*M!100000 COMMIT */", "COMMIT"),
     ],
 )
@@ -35,6 +37,8 @@ def test_every_spelling_of_ending_the_transaction_is_found(statement: str, found
         "BEGIN NOT ATOMIC SELECT 1; END",
         "SET @x = 'autocommit=1'",
         "SET autocommit_stats=1",
+        "SET @x = '`autocommit`=1'",
+        "SET `autocommit_stats`=1",
         "SELECT @@autocommit",
         "INSERT INTO t VALUES ('COMMIT')",
         "/*!40101 SET NAMES utf8 */",
