@@ -39,7 +39,7 @@ from .events import Operation
 from .hooks import MigrationHooks
 from .integrity import changed_revisions, dirty_problems, graph_problems, recorded_checksums
 from .ledger import APPLIED, DIRTY, Ledger, LedgerRow
-from .locking import DEFAULT_LOCK_TIMEOUT, check_timeout, lock_in_use
+from .locking import DEFAULT_LOCK_TIMEOUT, check_timeout, run_in_progress
 from .revisions import HEAD, slugify
 from .runner import (
     MigrationPlan,
@@ -473,11 +473,13 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
             target = cls._require_url(url, MigrationError)
             with _reading(cls._session_url(target)) as session:
                 rows = Ledger().rows(session, (*APPLIED, *DIRTY))
-                # A started row while a run holds the lock is that run at work (probed
-                # only then: it costs a query).
-                busy = any(row.outcome == "started" for row in rows) and lock_in_use(
-                    target, session
-                )
+                # A started row of a run that still holds the lock is that run at work
+                # (probed only for started rows: it costs a query).
+                busy = {
+                    run_id
+                    for run_id in {row.run_id for row in rows if row.outcome == "started"}
+                    if run_in_progress(target, session, run_id)
+                }
                 try:
                     applied = cls._applied(path, session)
                     history = cls._history(path, None)
@@ -489,13 +491,11 @@ class SyncMigrationAdapter(BaseMigrationAdapter, Generic[StateT]):
                         "parent": error.parent,
                         "message": error.message,
                     }
-                    dirty = dirty_problems(
-                        (r for r in rows if r.outcome in DIRTY), in_progress=busy
-                    )
+                    dirty = dirty_problems((r for r in rows if r.outcome in DIRTY), running=busy)
                     return [broken, *dirty]
             problems = graph_problems(history, applied, single_head=cls.expects_single_head)
             dirty_rows = (row for row in rows if row.outcome in DIRTY)
-            problems += dirty_problems(dirty_rows, in_progress=busy)
+            problems += dirty_problems(dirty_rows, running=busy)
             recorded = recorded_checksums(rows)
             files = cls._revision_files(path)
             candidates = {r: files[r] for r in applied if r in files and r in recorded}

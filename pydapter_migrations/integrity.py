@@ -119,13 +119,13 @@ def graph_problems(
     return problems
 
 
-def dirty_problems(rows: Iterable[LedgerRow], *, in_progress: bool = False) -> list[Problem]:
-    """A ``dirty`` problem per row; with ``in_progress`` (a run holds the migration lock
-    right now), a ``started`` row is that run's revision at work: ``in_progress``, not a
-    run that died."""
+def dirty_problems(rows: Iterable[LedgerRow], *, running: Collection[str] = ()) -> list[Problem]:
+    """A ``dirty`` problem per row; a ``started`` row of a run in ``running`` (run ids of
+    runs that hold the migration lock right now) is that run's revision at work:
+    ``in_progress``, not a run that died."""
     return [
         {"problem": "in_progress", "revision": row.revision, "message": in_progress_message(row)}
-        if in_progress and row.outcome == "started"
+        if row.outcome == "started" and row.run_id in running
         else {"problem": "dirty", "revision": row.revision, "message": dirty_message(row)}
         for row in rows
     ]

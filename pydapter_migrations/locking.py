@@ -19,6 +19,12 @@ SQLite: ``flock`` on a lock file beside the database's real path (never the data
 itself: POSIX record locks on it belong to SQLite and vanish when any descriptor closes).
 The kernel releases it when the holder dies.
 
+**The run's mark.** A run about to apply revisions marks the lock as its own
+(:meth:`MigrationLock.mark_run`): an advisory lock keyed on its run id (PostgreSQL), a
+named lock ``pydapter_run.<run id>`` (MySQL), its run id in the lock file (SQLite). A
+reader (``status``, ``verify``) then tells a started revision whose run is still at work
+(:func:`run_in_progress`) from one whose run died, whoever holds the lock now.
+
 **The fence.** A lock held by a session can be lost while its run goes on: the session
 is killed (``pg_terminate_backend``, ``idle_session_timeout``, a network cut) and another
 deployer takes the lock. Backends therefore migrate on the session that holds the lock
@@ -57,6 +63,7 @@ __all__ = [
     "lock_holder_query",
     "lock_in_use",
     "mysql_lock_name",
+    "run_in_progress",
 ]
 
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -66,6 +73,8 @@ _CLASS, _LOCK_KEY, _FENCE_KEY = 0x7079646D, 0x6D696772, 0x66656E63
 # A schema of its own (a tenant's, see DatabaseURL.schema) is locked apart from the rest of
 # its database: the classes "pyds" (lock) and "pydf" (fence), keyed by the schema's name.
 _SCHEMA_CLASS, _SCHEMA_FENCE_CLASS = 0x70796473, 0x70796466
+# A run's mark: the class "pydr", keyed by its run id.
+_RUN_CLASS = 0x70796472
 _POLL_START, _POLL_MAX = 0.02, 0.25
 
 
@@ -170,6 +179,23 @@ class MigrationLock:
         if not same:
             raise self.lost(f"its lock file {path} was removed or replaced")
 
+    def mark_run(self, run_id: str) -> None:
+        """Mark the lock as held by the run ``run_id`` (before it writes a started row),
+        for :func:`run_in_progress`; the mark goes with the lock."""
+        family = self.url.backend
+        if family == "sqlite":
+            if isinstance(self._holder, tuple):
+                fd, _ = self._holder
+                label = os.pread(fd, 512, 0).decode(errors="replace").partition(" run ")[0]
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{label} run {run_id}".encode(), 0)
+            return
+        assert self.session is not None
+        if family == "postgresql":
+            self.session.execute(f"SELECT pg_try_advisory_lock({_RUN_CLASS}, {_run_key(run_id)})")
+        elif family == "mysql":
+            self.session.execute("SELECT GET_LOCK(?, 0)", (_mysql_run_name(run_id),))
+
     def alive(self) -> bool:
         """Whether the lock is still held (asked after a failure, to tell a lost lock)."""
         if self.url.backend == "sqlite":
@@ -196,6 +222,12 @@ class MigrationLock:
         """The error of a run whose lock is gone (its ``lost`` attribute is true);
         ``elsewhere``: noticed on a connection other than the lock's own."""
         stopped = "so this run stopped without committing anything more"
+        if self.url.backend == "mysql":
+            stopped = (
+                "so this run stopped, committing nothing more. MySQL and MariaDB commit DDL "
+                "as it runs: what a revision running then did up to its last DDL statement "
+                "may be committed, and its started row then says so until repaired"
+            )
         if elsewhere and self.url.backend == "mysql":
             stopped = (
                 "so this run stopped. It migrated on a connection of its own (its env.py's), "
@@ -526,6 +558,45 @@ def lock_in_use(url: DatabaseURL | str, session: Session | None = None) -> bool:
     except Exception:
         return False
     return False
+
+
+def run_in_progress(url: DatabaseURL | str, session: Session | None, run_id: str) -> bool:
+    """Whether the run ``run_id`` still holds the lock of ``url``'s database (it marked
+    it, :meth:`MigrationLock.mark_run`): its started revision is at work, not dead. Probed
+    without taking anything; ``session`` is a session on that database (PostgreSQL,
+    MySQL). A probe that cannot tell says ``False``."""
+    url = DatabaseURL.parse(url)
+    try:
+        if url.backend == "sqlite":
+            if not _file_lock_in_use(url):
+                return False
+            path = sqlite_lock_path(url)
+            assert path is not None
+            label = path.read_bytes()[:512].decode(errors="replace")
+            return label.partition(" run ")[2].strip() == run_id
+        if session is None:
+            return False
+        if url.backend == "postgresql":
+            return bool(
+                session.scalar(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    f" AND classid = {_RUN_CLASS} AND objid = {_run_key(run_id)}"
+                    f" AND objsubid = 2 AND database = {_CURRENT_DATABASE}"
+                )
+            )
+        if url.backend == "mysql":
+            return session.scalar("SELECT IS_USED_LOCK(?)", (_mysql_run_name(run_id),)) is not None
+    except Exception:
+        return False
+    return False
+
+
+def _run_key(run_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(run_id.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def _mysql_run_name(run_id: str) -> str:
+    return f"pydapter_run.{run_id}"[:64]
 
 
 def _file_lock_in_use(url: DatabaseURL) -> bool:

@@ -336,6 +336,9 @@ class MigrationRun:
         self.pending = tuple(plan.revisions)
         self._last_mark = time.perf_counter()
         if self.recorder is not None:
+            if self.pending and self.operation != Operation.STAMP:
+                # Before its first started row: readers tell this run's from a dead one's.
+                self.lock.mark_run(self.recorder.run_id)
             self.recorder.mark()
         self.hooks.before_migrate(self.event)
 

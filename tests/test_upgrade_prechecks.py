@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from yoyo_folders import yoyo_folder
 from pydapter_migrations import MigrationUpgradeError
 from pydapter_migrations.connections import connect
 from pydapter_migrations.ledger import Ledger, LedgerRow, now
-from pydapter_migrations.locking import database_lock, lock_in_use
+from pydapter_migrations.locking import database_lock, lock_in_use, run_in_progress
 
 CLI = [sys.executable, "-m", "pydapter_migrations"]
 
@@ -108,15 +109,25 @@ def test_allow_changed_takes_revision_ids_of_the_directory(tmp_path: Path, sqlit
 
 
 def test_a_revision_whose_run_holds_the_lock_is_in_progress(tmp_path: Path, url: str) -> None:
-    """While a run holds the migration lock, its started row is its revision at work:
-    status says in progress (--check exits 3, as for pending), verify does not fail, and
-    nobody is told to repair; once the lock is free the same row is a run that died."""
+    """While the run that started it holds the migration lock, a started row is its
+    revision at work: status says in progress (--check exits 3, as for pending), verify
+    does not fail, and nobody is told to repair; once that run is gone the same row is a
+    run that died, whoever holds the lock then."""
     folder = yoyo_folder(tmp_path, 2)
     YoyoAdapter.upgrade("0001", directory=folder, connection_string=url)
     _started(url, "0002")
     with database_lock(url, timeout=5):
+        # Another holder (a new deployer, a repair, a script) is not the run that died.
         with connect(url) as session:
-            assert lock_in_use(url, session)
+            assert lock_in_use(url, session) and not run_in_progress(url, session, "f2run")
+        verify = _cli(url, folder, "verify")
+        assert verify.returncode == 1 and verify.stdout.startswith("dirty: "), verify
+        check = _cli(url, folder, "status", "--check")
+        assert check.returncode == 1 and "never finished" in check.stdout, check
+    with database_lock(url, timeout=5) as lock:
+        lock.mark_run("f2run")  # the run that started it
+        with connect(url) as session:
+            assert run_in_progress(url, session, "f2run")
         status = _cli(url, folder, "status")
         assert status.returncode == 0, status
         assert (
@@ -134,11 +145,39 @@ def test_a_revision_whose_run_holds_the_lock_is_in_progress(tmp_path: Path, url:
         dry = _cli(url, folder, "upgrade", "--dry-run")
         assert dry.returncode == 0 and "in progress" in dry.stdout, dry
     with connect(url) as session:
-        assert not lock_in_use(url, session)
+        assert not lock_in_use(url, session) and not run_in_progress(url, session, "f2run")
     status = _cli(url, folder, "status", "--check")
     assert status.returncode == 1 and "never finished" in status.stdout, status
     verify = _cli(url, folder, "verify")
     assert verify.returncode == 1 and verify.stdout.startswith("dirty: "), verify
+
+
+def test_a_real_run_at_work_is_in_progress_and_dead_once_killed(
+    tmp_path: Path, mariadb_url: str
+) -> None:
+    # MariaDB commits a revision's started row with its DDL, while it still runs.
+    folder = yoyo_folder(tmp_path, 2)
+    (folder / "0002.sql").write_text(
+        "-- depends: 0001\nCREATE TABLE t2 (id integer);\nSELECT SLEEP(30);\n"
+    )
+    env = {**os.environ, "DATABASE_URL": mariadb_url}
+    command = [*CLI, "-b", "yoyo", "-d", str(folder), "upgrade"]
+    run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while "0002" not in _cli(mariadb_url, folder, "verify").stdout:
+            assert run.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        verify = _cli(mariadb_url, folder, "verify")
+        assert verify.returncode == 0 and "in progress: revision 0002" in verify.stdout, verify
+    finally:
+        run.kill()
+        run.communicate()
+    deadline = time.monotonic() + 30
+    while (verify := _cli(mariadb_url, folder, "verify")).returncode != 1:
+        assert time.monotonic() < deadline, verify  # the server notices the dead client
+        time.sleep(0.2)
+    assert verify.stdout.startswith("dirty: revision 0002"), verify
 
 
 def test_repair_of_a_database_that_does_not_exist_creates_nothing(tmp_path: Path) -> None:

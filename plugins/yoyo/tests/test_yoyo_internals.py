@@ -24,8 +24,10 @@ def test_revisions_run_on_the_session_holding_the_lock(tmp_path: Path, postgresq
         "holder",
         [
             "CREATE TABLE seen (locks integer, search_path text, check_interval text)",
+            # The migration lock's class, "pydm" (the run's mark, "pydr", is held too).
             "INSERT INTO seen SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
-            " AND granted AND pid = pg_backend_pid()), current_setting('search_path'),"
+            f" AND classid = {0x7079646D} AND granted AND pid = pg_backend_pid()),"
+            " current_setting('search_path'),"
             " current_setting('client_connection_check_interval')",
         ],
     )
