@@ -412,7 +412,7 @@ class RunRecorder:
         ``started`` row survived, or the run saw it end its own transaction (``partial``):
         part of it committed, ``incomplete``; otherwise ``failed``."""
         opened = self._open.pop(revision, None)
-        note = error[:1900]
+        note = " ".join(error.split())[:1900]  # one line: status and verify print it so
         if opened is not None and self.ledger.row_exists(session, self.run_id, opened[0]):
             self.ledger.update(
                 session, self.run_id, opened[0], outcome="incomplete", finished_at=now(), note=note

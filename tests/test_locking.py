@@ -160,6 +160,9 @@ def test_the_mysql_lock_is_held_by_its_session_and_fenced(
             with pytest.raises(MigrationLockError, match="lost the migration lock") as lost:
                 lock.fence(other)
             assert lost.value.lost
+            # Noticed on the lock's own session too, it does not claim that nothing of the
+            # revision at work committed: its DDL did, as it ran.
+            assert "may be committed" in str(lock.lost("its session ended"))
             with database_lock(mariadb_url, timeout=1):
                 pass  # and another run takes it at once
         # Another database of the same server has a lock of its own.
