@@ -93,6 +93,8 @@ def interleave(
     """Run every contender once per repetition, rotating who goes first, after ``warmup``
     untimed rounds (imports, bytecode, caches). Returns phase -> contender -> seconds."""
     chosen = [name for name in contenders if names.chosen(name)]
+    if not chosen:
+        return {}  # --only left none of these
     for _ in range(warmup):
         for name in chosen:
             reset_logging()
