@@ -93,6 +93,13 @@ def test_a_downgrade_dry_run_is_a_usage_error(tmp_path: Path, sqlite_url: str) -
     assert "unexpected extra argument" not in result.stderr
 
 
+def test_a_dry_run_on_a_database_it_cannot_reach_fails_as_the_upgrade(tmp_path: Path) -> None:
+    folder = yoyo_folder(tmp_path, 1)
+    # Nothing listens on port 1: both fail at once, with the same error.
+    message = _same_refusal("mysql://app:secret@127.0.0.1:1/shop", folder)
+    assert message.startswith("Error: upgrade failed: ") and "secret" not in message
+
+
 def test_allow_changed_takes_revision_ids_of_the_directory(tmp_path: Path, sqlite_url: str) -> None:
     folder = yoyo_folder(tmp_path, 2)
     kw = {"directory": folder, "connection_string": sqlite_url}

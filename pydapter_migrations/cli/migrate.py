@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import click
 
-from ..errors import MigrationDowngradeError, MigrationUpgradeError
+from ..errors import MigrationDowngradeError, MigrationError, MigrationUpgradeError
 from ..revisions import HEAD, relative_steps
 from .adapter import adapter_for, call
 from .options import (
@@ -133,8 +135,9 @@ def _dry_run(target: str, allow_changed: tuple[str, ...] = ()) -> None:
     url = require_url(settings, "upgrade")
     adapter = adapter_for(settings)
     common = {"directory": settings.directory, "connection_string": url}
-    entries = call(adapter, "get_migration_history", **common)
-    in_progress = _refuse_as_upgrade(adapter, common, entries, allow_changed, settings.backend)
+    with _failing_as_the_upgrade(settings.backend):
+        entries = call(adapter, "get_migration_history", **common)
+        in_progress = _refuse_as_upgrade(adapter, common, entries, allow_changed, settings.backend)
     if in_progress:
         click.echo(
             f"dry run: {in_progress}; the upgrade would wait for that run, then apply what is left"
@@ -159,6 +162,25 @@ def _dry_run(target: str, allow_changed: tuple[str, ...] = ()) -> None:
         text = call(adapter, "upgrade", target, sql=True, **common)
         click.echo(state.mask(str(text or "")).rstrip("\n"))
     click.echo("nothing was changed")
+
+
+@contextlib.contextmanager
+def _failing_as_the_upgrade(backend: str) -> Iterator[None]:
+    """A dry run's reads fail with the error the upgrade gives (its ``upgrade failed:``),
+    not the name of the read that found it."""
+    try:
+        yield
+    except MigrationError as error:
+        if isinstance(error, MigrationUpgradeError):
+            raise
+        action, found, rest = error.message.partition(" failed: ")
+        message = f"upgrade failed: {rest}" if found and action in _READS else error.message
+        raise MigrationUpgradeError(
+            message, adapter=error.adapter or backend, revision=error.revision
+        ) from error
+
+
+_READS = ("get_migration_history", "verify")
 
 
 def _refuse_as_upgrade(
