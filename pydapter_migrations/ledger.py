@@ -429,6 +429,12 @@ class RunRecorder:
         """One row written now, outside any revision (stamps' side effects, repairs)."""
         self.ledger.insert(session, self._row(revision, outcome, now(), note=note))
 
+    def record_stamped(self, session: Session, revision: str, note: str | None = None) -> None:
+        """``revision`` recorded applied by a stamp, with its checksum, unless this run
+        already wrote its outcome (a backend whose stamp runs through ``before_commit``)."""
+        if revision not in self.finished_revisions:
+            self.record(session, revision, "stamped", note)
+
     def _database_user(self) -> str | None:
         if self._db_user is False:
             self._db_user = database_user(self._session) if self._session else None

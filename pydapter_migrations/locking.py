@@ -73,8 +73,10 @@ _CLASS, _LOCK_KEY, _FENCE_KEY = 0x7079646D, 0x6D696772, 0x66656E63
 # A schema of its own (a tenant's, see DatabaseURL.schema) is locked apart from the rest of
 # its database: the classes "pyds" (lock) and "pydf" (fence), keyed by the schema's name.
 _SCHEMA_CLASS, _SCHEMA_FENCE_CLASS = 0x70796473, 0x70796466
-# A run's mark: the class "pydr", keyed by its run id.
+# A run's mark: the class "pydr", keyed by its run id; in SQLite's lock file, its holder's
+# label, then this separator and the run id.
 _RUN_CLASS = 0x70796472
+_RUN_SEPARATOR = " run "
 _POLL_START, _POLL_MAX = 0.02, 0.25
 
 
@@ -186,9 +188,9 @@ class MigrationLock:
         if family == "sqlite":
             if isinstance(self._holder, tuple):
                 fd, _ = self._holder
-                label = os.pread(fd, 512, 0).decode(errors="replace").partition(" run ")[0]
+                holder = os.pread(fd, 512, 0).decode(errors="replace").partition(_RUN_SEPARATOR)[0]
                 os.ftruncate(fd, 0)
-                os.pwrite(fd, f"{label} run {run_id}".encode(), 0)
+                os.pwrite(fd, f"{holder}{_RUN_SEPARATOR}{run_id}".encode(), 0)
             return
         assert self.session is not None
         if family == "postgresql":
@@ -222,13 +224,13 @@ class MigrationLock:
         """The error of a run whose lock is gone (its ``lost`` attribute is true);
         ``elsewhere``: noticed on a connection other than the lock's own."""
         stopped = "so this run stopped without committing anything more"
-        if self.url.backend == "mysql":
+        if self.url.backend == "mysql" and not elsewhere:
             stopped = (
                 "so this run stopped, committing nothing more. MySQL and MariaDB commit DDL "
                 "as it runs: what a revision running then did up to its last DDL statement "
                 "may be committed, and its started row then says so until repaired"
             )
-        if elsewhere and self.url.backend == "mysql":
+        elif self.url.backend == "mysql":
             stopped = (
                 "so this run stopped. It migrated on a connection of its own (its env.py's), "
                 "where MySQL and MariaDB commit DDL as it runs: what the running revision "
@@ -573,7 +575,7 @@ def run_in_progress(url: DatabaseURL | str, session: Session | None, run_id: str
             path = sqlite_lock_path(url)
             assert path is not None
             label = path.read_bytes()[:512].decode(errors="replace")
-            return label.partition(" run ")[2].strip() == run_id
+            return label.partition(_RUN_SEPARATOR)[2].strip() == run_id
         if session is None:
             return False
         if url.backend == "postgresql":

@@ -544,8 +544,8 @@ def _record_stamp(
     before = set(recorded_checksums(rows)) | set(recorder.adopted)
     target = run.done[-1] if run.done else None
     for revision in run.done:
-        if revision not in recorder.finished_revisions and revision not in before:
-            recorder.record(run.session, revision, "stamped")
+        if revision not in before:
+            recorder.record_stamped(run.session, revision)
     for revision in sorted(recorded - before - set(run.done)):
         recorder.record(run.session, revision, "stamped", note=f"recorded by a stamp to {target}")
     for revision in sorted(before - recorded):
@@ -576,10 +576,10 @@ def _repair(
         run.begin(migration_plan)
         apply(run, migration_plan)
         _check_reported(run, applied(run), run.misdirected_hint)
-        if row.revision in run.done and row.revision not in run.recorder.finished_revisions:
-            # Recorded applied with its checksum (the backend's stamp wrote no row), so
-            # verify watches its file as an applied revision's.
-            run.recorder.record(run.session, row.revision, "stamped", "recorded by a repair")
+        if row.revision in run.done:
+            # Recorded applied with its checksum, so verify watches its file as an applied
+            # revision's.
+            run.recorder.record_stamped(run.session, row.revision, "recorded by a repair")
     assert run.recorder is not None
     for each in dirty:
         run.recorder.ledger.resolve(run.session, each, f"repaired: marked {said}")
